@@ -1,0 +1,3 @@
+from convsync.cli import run
+
+run()

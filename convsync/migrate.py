@@ -1,0 +1,87 @@
+"""Apply the SQL files of `migrations/` in order, once each, safely from several processes at once.
+
+Why not a library: the well-kept runners (alembic, yoyo) drive synchronous drivers and bring an ORM
+or their own DSL; ours is plain SQL over asyncpg, and this is the whole runner: a session advisory
+lock serialises concurrent runs, `schema_migrations` records what ran (with a checksum, so an edited
+applied file is refused), and each file runs in its own transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+
+import asyncpg
+import structlog
+
+log = structlog.get_logger("convsync.migrate")
+
+LOCK_KEY = 0x636F6E7673796E63  # "convsync"
+
+_LEDGER = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    text PRIMARY KEY,
+    checksum   text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+class MigrationError(RuntimeError):
+    """An applied migration file changed on disk: refuse to go on rather than guess."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: str  # the file name without .sql, e.g. "0001_initial"
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def available() -> list[Migration]:
+    files = resources.files("migrations")
+    found = [
+        Migration(entry.name.removesuffix(".sql"), entry.read_text())
+        for entry in files.iterdir()
+        if entry.name.endswith(".sql")
+    ]
+    return sorted(found, key=lambda m: m.version)
+
+
+def pending(all_migrations: list[Migration], applied: dict[str, str]) -> list[Migration]:
+    """The migrations still to run; raise MigrationError if an applied one was edited."""
+    for m in all_migrations:
+        if m.version in applied and applied[m.version] != m.checksum:
+            raise MigrationError(f"migration {m.version} changed after it was applied")
+    return [m for m in all_migrations if m.version not in applied]
+
+
+async def migrate(conn: asyncpg.Connection) -> list[str]:
+    """Apply every pending migration; return the versions applied by this call."""
+    await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
+    try:
+        await conn.execute(_LEDGER)
+        rows = await conn.fetch("SELECT version, checksum FROM schema_migrations")
+        todo = pending(available(), {r["version"]: r["checksum"] for r in rows})
+        for m in todo:
+            async with conn.transaction():
+                await conn.execute(m.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)", m.version, m.checksum
+                )
+            log.info("migration_applied", version=m.version)
+        return [m.version for m in todo]
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+
+
+async def migrate_url(url: str) -> list[str]:
+    conn = await asyncpg.connect(url)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()

@@ -1,0 +1,1 @@
+"""The webhook edge (Starlette) and what every process shares: settings and the Kafka record contract."""

@@ -1,0 +1,67 @@
+"""Kafka plumbing every process shares: producer and consumer construction, topic creation.
+
+Producers always use acks=all; idempotence follows the setting (Tansu refuses it, so the embedded
+stack turns it off). Nothing here depends on end offsets or the admin group-offset call, which Tansu
+answers wrongly (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from ingest.settings import KafkaSettings
+
+
+def producer(kafka: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
+    """An acks=all producer; call `await p.start()`. Overrides are aiokafka keyword arguments."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": kafka.bootstrap,
+        "acks": "all",
+        "enable_idempotence": kafka.idempotence,
+        "linger_ms": 2,
+        "max_batch_size": 256 * 1024,
+        "request_timeout_ms": 10_000,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+def topic_specs(kafka: KafkaSettings) -> list[NewTopic]:
+    rf, topics = kafka.replication_factor, kafka.topics
+    return [
+        NewTopic(topics.events, num_partitions=kafka.events_partitions, replication_factor=rf),
+        NewTopic(topics.raw, num_partitions=1, replication_factor=rf),
+        NewTopic(topics.dlq, num_partitions=1, replication_factor=rf),
+    ]
+
+
+async def ensure_topics(kafka: KafkaSettings, *, timeout_s: float = 30.0) -> None:
+    """Create convsync's topics if they do not exist (idempotent); wait for the broker meanwhile."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap, request_timeout_ms=5000)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [t for t in topic_specs(kafka) if t.name not in existing]
+            if missing:
+                await _create(admin, missing)
+            return
+        except KafkaError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+
+
+async def _create(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> None:
+    try:
+        await admin.create_topics(topics)
+    except TopicAlreadyExistsError:
+        pass  # another process created them between our list and create

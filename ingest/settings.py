@@ -1,0 +1,298 @@
+"""Settings: every `CONVSYNC_*` environment variable, read once at the entry point.
+
+`load(env)` is pure: it takes a mapping (normally `os.environ`) and returns a frozen `Settings`, or
+raises `SettingsError` whose message is one line naming the variable and what is wrong. Nothing below
+an entry point reads the environment; values are passed down.
+
+Secrets are `Secret` values: their repr and str are `Secret('***')`, so they never reach a log line,
+an exception message or a repr of the settings. Read the value with `.reveal()` where it is used.
+
+Sections group the knobs of each component (one dataclass each) so a constructor takes the one group
+it needs instead of a long parameter list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from ingest.records import Topics
+
+PREFIX = "CONVSYNC_"
+T = TypeVar("T")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it and never shows a secret value."""
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A string that never prints. Compare with `hmac.compare_digest(a.reveal(), b)`."""
+
+    _value: str = field(repr=False)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by `***` (for logs and error messages)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: Secret | None  # None: the embedded PostgreSQL is started (dev, tests)
+    pool_max: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSettings:
+    bootstrap: str | None  # None: the embedded broker is started (dev, tests)
+    idempotence: bool = True
+    events_partitions: int = 12
+    replication_factor: int = 1
+    topic_prefix: str = ""  # "" in production: the topics are exactly convsync.events.v1 etc.
+
+    @property
+    def topics(self) -> Topics:
+        return Topics.with_prefix(self.topic_prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    app_secrets: tuple[Secret, ...] = ()
+    verify_token: Secret | None = None
+    max_body_bytes: int = 1 << 20
+    body_read_timeout_s: float = 10.0
+    produce_timeout_s: float = 2.0
+    spool_dir: str = ".convsync/spool"
+    spool_max_bytes: int = 256 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class AdminSettings:
+    admin_token: Secret | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSettings:
+    group_id: str = "convsync-writer"
+    batch_max_records: int = 5000
+    batch_max_wait_ms: int = 200
+    max_consecutive_poison: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class GraphSettings:
+    url: str = "https://graph.facebook.com"
+    version: str = "v25.0"
+    calls_per_second: float = 2.0
+    token_keys: tuple[Secret, ...] = ()  # Fernet keys; the first encrypts, all decrypt (rotation)
+    app_secret_for_proof: Secret | None = None  # defaults to the first app secret
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcilerSettings:
+    interval_s: float = 300.0
+    overlap_s: float = 900.0
+    lease_s: float = 600.0
+    max_parallel_pages: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database: DatabaseSettings
+    kafka: KafkaSettings
+    webhook: WebhookSettings
+    admin: AdminSettings
+    consumer: ConsumerSettings
+    graph: GraphSettings
+    reconciler: ReconcilerSettings
+    data_dir: str = ".convsync"
+    log_format: str = "auto"  # auto | json | console
+
+    def with_infrastructure(self, database_url: str, kafka_bootstrap: str, *, idempotence: bool) -> Settings:
+        """A copy pointing at started infrastructure (the embedded stack)."""
+        return dataclasses.replace(
+            self,
+            database=dataclasses.replace(self.database, url=Secret(database_url)),
+            kafka=dataclasses.replace(self.kafka, bootstrap=kafka_bootstrap, idempotence=idempotence),
+        )
+
+
+class _Reader:
+    """Reads and validates one variable at a time; errors name the variable, never its value."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self.names: set[str] = set()
+
+    def raw(self, name: str) -> str | None:
+        self.names.add(PREFIX + name)
+        value = self._env.get(PREFIX + name)
+        return None if value is None or value.strip() == "" else value.strip()
+
+    def parsed(self, name: str, parse: Callable[[str], T], default: T, what: str) -> T:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            return parse(value)
+        except (ValueError, TypeError):
+            raise SettingsError(f"{PREFIX}{name} is malformed: expected {what}") from None
+
+    def secret(self, name: str) -> Secret | None:
+        value = self.raw(name)
+        return None if value is None else Secret(value)
+
+    def secrets(self, name: str) -> tuple[Secret, ...]:
+        value = self.raw(name)
+        if value is None:
+            return ()
+        items = [v.strip() for v in value.split(",")]
+        if any(not v for v in items):
+            raise SettingsError(f"{PREFIX}{name} is malformed: empty item in comma-separated list")
+        return tuple(Secret(v) for v in items)
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError
+    return number
+
+
+def _bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError
+
+
+def _database_url(value: str) -> Secret:
+    if urlsplit(value).scheme not in {"postgres", "postgresql"}:
+        raise ValueError
+    return Secret(value)
+
+
+def _bootstrap(value: str) -> str:
+    for server in value.split(","):
+        if not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}", server.strip()):
+            raise ValueError
+    return value
+
+
+def _topic_prefix(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._\-]+", value):
+        raise ValueError
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError
+    return value.rstrip("/")
+
+
+def _graph_version(value: str) -> str:
+    if not re.fullmatch(r"v\d+\.\d+", value):
+        raise ValueError
+    return value
+
+
+def _log_format(value: str) -> str:
+    if value not in {"auto", "json", "console"}:
+        raise ValueError
+    return value
+
+
+def known_variables() -> frozenset[str]:
+    """Every CONVSYNC_* name `load` reads."""
+    reader = _Reader({})
+    _build(reader)
+    return frozenset(reader.names)
+
+
+def load(env: Mapping[str, str]) -> Settings:
+    """Build the settings from an environment mapping; raise SettingsError naming a bad variable."""
+    return _build(_Reader(env))
+
+
+def _build(r: _Reader) -> Settings:
+    app_secrets = r.secrets("APP_SECRETS")
+    return Settings(
+        database=DatabaseSettings(
+            url=r.parsed("DATABASE_URL", _database_url, None, "a postgresql:// URL"),
+            pool_max=r.parsed("DATABASE_POOL_MAX", _positive_int, 10, "a positive integer"),
+        ),
+        kafka=KafkaSettings(
+            bootstrap=r.parsed("KAFKA_BOOTSTRAP", _bootstrap, None, "host:port[,host:port...]"),
+            idempotence=r.parsed("KAFKA_IDEMPOTENCE", _bool, True, "true or false"),
+            events_partitions=r.parsed("EVENTS_PARTITIONS", _positive_int, 12, "a positive integer"),
+            replication_factor=r.parsed("REPLICATION_FACTOR", _positive_int, 1, "a positive integer"),
+            topic_prefix=r.parsed("TOPIC_PREFIX", _topic_prefix, "", "letters, digits, '.', '_' or '-'"),
+        ),
+        webhook=WebhookSettings(
+            app_secrets=app_secrets,
+            verify_token=r.secret("VERIFY_TOKEN"),
+            max_body_bytes=r.parsed("MAX_BODY_BYTES", _positive_int, 1 << 20, "a positive integer"),
+            body_read_timeout_s=r.parsed("BODY_READ_TIMEOUT_S", _positive_float, 10.0, "seconds > 0"),
+            produce_timeout_s=r.parsed("PRODUCE_TIMEOUT_S", _positive_float, 2.0, "seconds > 0"),
+            spool_dir=r.raw("SPOOL_DIR") or ".convsync/spool",
+            spool_max_bytes=r.parsed("SPOOL_MAX_BYTES", _positive_int, 256 << 20, "a positive integer"),
+        ),
+        admin=AdminSettings(admin_token=r.secret("ADMIN_TOKEN")),
+        consumer=ConsumerSettings(
+            group_id=r.raw("CONSUMER_GROUP") or "convsync-writer",
+            batch_max_records=r.parsed("BATCH_MAX_RECORDS", _positive_int, 5000, "a positive integer"),
+            batch_max_wait_ms=r.parsed("BATCH_MAX_WAIT_MS", _positive_int, 200, "a positive integer"),
+            max_consecutive_poison=r.parsed("MAX_CONSECUTIVE_POISON", _positive_int, 100, "a positive integer"),
+        ),
+        graph=GraphSettings(
+            url=r.parsed("GRAPH_URL", _http_url, "https://graph.facebook.com", "an http(s):// URL"),
+            version=r.parsed("GRAPH_VERSION", _graph_version, "v25.0", "a version like v25.0"),
+            calls_per_second=r.parsed("GRAPH_CALLS_PER_SECOND", _positive_float, 2.0, "a number > 0"),
+            token_keys=r.secrets("TOKEN_KEY"),
+            app_secret_for_proof=app_secrets[0] if app_secrets else None,
+        ),
+        reconciler=ReconcilerSettings(
+            interval_s=r.parsed("RECONCILE_INTERVAL_S", _positive_float, 300.0, "seconds > 0"),
+            overlap_s=r.parsed("SYNC_OVERLAP_S", _positive_float, 900.0, "seconds > 0"),
+            lease_s=r.parsed("SYNC_LEASE_S", _positive_float, 600.0, "seconds > 0"),
+            max_parallel_pages=r.parsed("SYNC_MAX_PARALLEL_PAGES", _positive_int, 8, "a positive integer"),
+        ),
+        data_dir=r.raw("DATA_DIR") or ".convsync",
+        log_format=r.parsed("LOG_FORMAT", _log_format, "auto", "auto, json or console"),
+    )
+
+
+def require(value: T | None, name: str) -> T:
+    """The value of a setting a command cannot run without, or SettingsError naming it."""
+    if value is None or value == ():
+        raise SettingsError(f"{PREFIX}{name} is missing: this command needs it")
+    return value

@@ -1,0 +1,53 @@
+"""Shared fixtures: the stack once per session, a clean migrated database and fresh topics per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.kafka import ensure_topics
+from ingest.settings import KafkaSettings
+from tests.support.databases import create_database, create_template, drop_database
+from tests.support.infra import Infra, start_infra
+
+INTEGRATION_MARKERS = {"integration", "e2e"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if not INTEGRATION_MARKERS & {m.name for m in item.iter_markers()}:
+            item.add_marker(pytest.mark.unit)
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    with start_infra(tmp_path_factory.mktemp("infra")) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+async def template_db(infra: Infra) -> str:
+    return await create_template(infra.database_url)
+
+
+@pytest.fixture
+async def database_url(infra: Infra, template_db: str) -> AsyncIterator[str]:
+    """A fresh, migrated database of this test's own."""
+    url = await create_database(infra.database_url, template_db)
+    yield url
+    await drop_database(infra.database_url, url)
+
+
+@pytest.fixture
+async def kafka(infra: Infra) -> KafkaSettings:
+    """Kafka settings with topics of this test's own (a unique prefix), already created."""
+    settings = infra.test_kafka()
+    await ensure_topics(settings)
+    return settings
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path
