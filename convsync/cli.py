@@ -19,7 +19,7 @@ from ingest.settings import Settings, SettingsError, load, require
 # command name -> (module, attribute, one-line help shown by --help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "dev": ("convsync.dev", "dev", "The whole system on the embedded default, with the emulator."),
-    "serve": ("ingest.cli", "serve", "Webhook + admin HTTP (uvicorn)."),
+    "serve": ("convsync.serve", "serve", "Webhook + admin HTTP (uvicorn)."),
     "consume": ("consumers.cli", "consume", "One consumer-group member writing events to PostgreSQL."),
     "reconcile": ("reconciler.cli", "reconcile", "The timer loop syncing leased pages from the Graph API."),
     "sync": ("reconciler.cli", "sync", "One sync now (PAGE_ID [--full] or --all), with a progress bar."),
