@@ -30,6 +30,11 @@ class EmulatorConfig:
     port: int = 0  # 0: a free port
     webhook: WebhookConfig | None = None  # where and how webhooks are sent; None: no sender
     traffic: TrafficConfig | None = None  # None: no background traffic (tests drive the world)
+    realtime: bool = False  # the world's clock follows the wall clock (dev, CLI) instead of simulated ticks
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 class Emulator:
@@ -77,7 +82,7 @@ class Emulator:
 
 @asynccontextmanager
 async def run_emulator(config: EmulatorConfig, *, clock: Callable[[], float] = time.monotonic) -> AsyncIterator[Emulator]:
-    world = World(config.world)
+    world = World(config.world, wall_clock_ms if config.realtime else None)
     state = GraphState(world, config.graph, clock)
     app = graph.make_app(state)
     sender = WebhookSender(config.webhook) if config.webhook else None

@@ -103,6 +103,9 @@ class Traffic:
             await asyncio.gather(self._task, return_exceptions=True)
         await asyncio.gather(*self._sends, return_exceptions=True)
 
+    def finished(self) -> bool:
+        return self._task is not None and self._task.done()
+
     async def wait(self) -> None:
         """Until the bounded run is over and every POST has settled."""
         if self._task is not None:
