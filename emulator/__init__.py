@@ -21,5 +21,6 @@ Python API (tests, benchmarks and `convsync dev` use these names):
 - `emulator.signing`: `meta_json(payload)` (Meta's escaping) and `signature_256(secret, body)`.
 - `emulator.traffic`: `TrafficConfig`, `step(world, rng, mix)` and `Traffic` (changes at a rate, bounded).
 - `emulator.truth`: `expected(world, page_ids=None) -> Expected` and
-  `await compare(conn, expected, window=20 | None) -> Diff` (`.ok`, `.missing`, `.extra`, `.different`, `.report()`).
+  `await compare(conn, expected, window=20 | None) -> Diff`
+  (`.ok`, `.missing`, `.extra`, `.different`, `.report()`).
 """

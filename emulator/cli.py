@@ -39,7 +39,9 @@ class Options:
     traffic: TrafficConfig | None
 
     def config(self) -> EmulatorConfig:
-        return EmulatorConfig(self.world, self.graph, self.host, self.port, self.webhook, self.traffic, realtime=True)
+        return EmulatorConfig(
+            self.world, self.graph, self.host, self.port, self.webhook, self.traffic, realtime=True
+        )
 
 
 @click.command()
@@ -82,21 +84,42 @@ def _options(settings: Settings, o: dict[str, object]) -> Options:
         return float(str(o[name]))
 
     seed = int(num("seed"))
-    world = WorldConfig(seed=seed, pages=int(num("pages")), instagram_pages=int(num("instagram_pages")),
-                        conversations_per_page=int(num("conversations")), messages_per_conversation=int(num("messages")),
-                        start_ms=wall_clock_ms())
+    world = WorldConfig(
+        seed=seed,
+        pages=int(num("pages")),
+        instagram_pages=int(num("instagram_pages")),
+        conversations_per_page=int(num("conversations")),
+        messages_per_conversation=int(num("messages")),
+        start_ms=wall_clock_ms(),
+    )
     secret = o["app_secret"] or (settings.webhook.app_secrets[0].reveal() if settings.webhook.app_secrets else None)
-    graph = GraphConfig(calls_per_second=num("calls_per_second"), throttle_code=int(num("throttle_code")),
-                        transient_failure_rate=num("transient"), latency_ms=num("latency_ms"), jitter_ms=num("jitter_ms"),
-                        limits=Limits(max_limit=int(num("max_limit")), data_budget=int(num("data_budget"))),
-                        app_secret=str(secret) if secret else None, seed=seed)
+    graph = GraphConfig(
+        calls_per_second=num("calls_per_second"),
+        throttle_code=int(num("throttle_code")),
+        transient_failure_rate=num("transient"),
+        latency_ms=num("latency_ms"),
+        jitter_ms=num("jitter_ms"),
+        limits=Limits(max_limit=int(num("max_limit")), data_budget=int(num("data_budget"))),
+        app_secret=str(secret) if secret else None,
+        seed=seed,
+    )
     webhook = traffic = None
     if o["webhook_url"]:
         if not secret:
             raise click.UsageError("--webhook-url needs --app-secret or CONVSYNC_APP_SECRETS to sign webhooks")
-        webhook = WebhookConfig(str(o["webhook_url"]), str(secret), batch_size=int(num("batch")), loss=num("loss"),
-                                duplicate=num("dup"), reorder=num("reorder"), retries=int(num("retries")), seed=seed)
-        traffic = TrafficConfig(rate=num("rate"), max_changes=int(num("max_changes")), max_seconds=num("duration"), seed=seed)
+        webhook = WebhookConfig(
+            str(o["webhook_url"]),
+            str(secret),
+            batch_size=int(num("batch")),
+            loss=num("loss"),
+            duplicate=num("dup"),
+            reorder=num("reorder"),
+            retries=int(num("retries")),
+            seed=seed,
+        )
+        traffic = TrafficConfig(
+            rate=num("rate"), max_changes=int(num("max_changes")), max_seconds=num("duration"), seed=seed
+        )
     return Options(world, graph, str(o["graph_host"]), int(num("graph_port")), webhook, traffic)
 
 
@@ -125,15 +148,19 @@ async def _report_until_done(emu: Emulator) -> None:
 
 
 def _announce(emu: Emulator, options: Options) -> None:
-    click.echo(f"Graph API: {emu.graph_url}/v25.0/  (any version path works; controls under {emu.graph_url}/_emulator/)")
+    click.echo(
+        f"Graph API: {emu.graph_url}/v25.0/  (any version path works; controls under {emu.graph_url}/_emulator/)"
+    )
     for page in emu.world.pages.values():
         count = len(emu.world.conversations_of(page.page_id))
         click.echo(f"  page {page.page_id}  {page.platform:<9}  {page.name}  ({count} conversations)")
     click.echo(f"  page tokens: GET {emu.graph_url}/_emulator/pages")
     if options.webhook and options.traffic:
         w, t = options.webhook, options.traffic
-        click.echo(f"webhooks: {t.rate:g} changes/s to {w.url}  batch {w.batch_size}, loss {w.loss:g}, "
-                   f"dup {w.duplicate:g}, reorder {w.reorder:g}, retries {w.retries}")
+        click.echo(
+            f"webhooks: {t.rate:g} changes/s to {w.url}  batch {w.batch_size}, loss {w.loss:g}, "
+            f"dup {w.duplicate:g}, reorder {w.reorder:g}, retries {w.retries}"
+        )
     else:
         click.echo("webhooks: none (no --webhook-url)")
 
@@ -143,5 +170,7 @@ def _status(emu: Emulator, elapsed: float) -> str:
     line = f"[{elapsed:6.0f}s] graph calls {sum(graph.calls.values())}, throttled {sum(graph.throttled.values())}"
     if emu.traffic is not None and emu.delivery is not None:
         d = emu.delivery
-        line += f" | changes {emu.traffic.changes}, delivered {len(d.delivered)}, lost {len(d.lost)}, posts {d.posts}"
+        line += (
+            f" | changes {emu.traffic.changes}, delivered {len(d.delivered)}, lost {len(d.lost)}, posts {d.posts}"
+        )
     return line

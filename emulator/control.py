@@ -41,8 +41,12 @@ def _state(request: web.Request) -> GraphState:
 
 async def _pages(request: web.Request) -> web.Response:
     pages = _state(request).world.pages.values()
-    return web.json_response([{"page_id": p.page_id, "platform": p.platform, "name": p.name,
-                               "access_token": p.access_token} for p in pages])
+    return web.json_response(
+        [
+            {"page_id": p.page_id, "platform": p.platform, "name": p.name, "access_token": p.access_token}
+            for p in pages
+        ]
+    )
 
 
 async def _stats(request: web.Request) -> web.Response:

@@ -64,13 +64,17 @@ def no_such_field(name: str, node: str) -> GraphError:
 
 def throttled(code: int) -> GraphError:
     if code == 80006:
-        text = "(#80006) There have been too many messenger api calls to this Page account. Wait a bit and try again."
+        text = (
+            "(#80006) There have been too many messenger api calls to this Page account. Wait a bit and try again."
+        )
         return GraphError(400, 80006, text, subcode=2446079)
     return GraphError(400, 613, "(#613) Calls to this api have exceeded the rate limit.")
 
 
 def transient() -> GraphError:
-    return GraphError(500, 2, "An unexpected error has occurred. Please retry your request later.", is_transient=True)
+    return GraphError(
+        500, 2, "An unexpected error has occurred. Please retry your request later.", is_transient=True
+    )
 
 
 def too_much_data() -> GraphError:

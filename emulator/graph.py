@@ -63,7 +63,9 @@ class GraphControls:
     @classmethod
     def from_config(cls, config: GraphConfig) -> GraphControls:
         burst = config.burst if config.burst is not None else max(1.0, config.calls_per_second)
-        return cls(config.calls_per_second, burst, config.transient_failure_rate, config.latency_ms, config.jitter_ms)
+        return cls(
+            config.calls_per_second, burst, config.transient_failure_rate, config.latency_ms, config.jitter_ms
+        )
 
 
 @dataclass(slots=True)
@@ -76,8 +78,14 @@ class GraphStats:
     batches: int = 0
 
     def as_json(self) -> JSON:
-        return {"calls": dict(self.calls), "throttled": dict(self.throttled), "transient": dict(self.transient),
-                "auth_errors": dict(self.auth_errors), "requests": self.requests, "batches": self.batches}
+        return {
+            "calls": dict(self.calls),
+            "throttled": dict(self.throttled),
+            "transient": dict(self.transient),
+            "auth_errors": dict(self.auth_errors),
+            "requests": self.requests,
+            "batches": self.batches,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +108,9 @@ class GraphState:
     def budget(self, page_id: str) -> PageBudget:
         if page_id not in self._budgets:
             c = self.controls
-            self._budgets[page_id] = PageBudget.create(c.calls_per_second, c.burst, self.config.work_per_second, self.clock())
+            self._budgets[page_id] = PageBudget.create(
+                c.calls_per_second, c.burst, self.config.work_per_second, self.clock()
+            )
         return self._budgets[page_id]
 
     def set_rate(self, calls_per_second: float, burst: float | None = None) -> None:
@@ -122,7 +132,9 @@ class GraphState:
         return {p: self.budget(p).usage(now) for p in sorted(page_ids)}
 
     def trace_id(self) -> str:
-        return "A" + "".join(self.rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") for _ in range(22))
+        return "A" + "".join(
+            self.rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") for _ in range(22)
+        )
 
     def call(self, path: str, params: dict[str, str], link: Callable[[str, dict[str, str]], str]) -> Answer:
         """One Graph call through the gate; never raises for Meta-level errors."""
@@ -210,7 +222,11 @@ async def _batch(request: web.Request) -> web.Response:
     results, pages = [], set()
     for item in items:
         path, params = _relative(item, form)
-        answer = state.call(path, params, _linker(request, params))
+        if str(item.get("method", "GET")).upper() != "GET":
+            error = errors.bad_parameter("The emulator answers GET requests in a batch only")
+            answer = Answer(error.status, error.body(state.trace_id()), None)
+        else:
+            answer = state.call(path, params, _linker(request, params))
         pages |= {answer.page_id} if answer.page_id else set()
         headers = [{"name": "Content-Type", "value": CONTENT_TYPE}]
         results.append({"code": answer.status, "headers": headers, "body": json.dumps(answer.body)})
@@ -261,4 +277,6 @@ def _respond(state: GraphState, status: int, body: object, pages: set[str]) -> w
         "X-App-Usage": app_usage_header(usage),
         "x-fb-trace-id": state.trace_id(),
     }
-    return web.Response(status=status, text=json.dumps(body), content_type="application/json", charset="utf-8", headers=headers)
+    return web.Response(
+        status=status, text=json.dumps(body), content_type="application/json", charset="utf-8", headers=headers
+    )

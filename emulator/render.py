@@ -18,8 +18,21 @@ from emulator.model import JSON, Conversation, Message, Page
 
 Linker = Callable[[str, dict[str, str]], str]  # (path without version, query) -> absolute URL
 
-CONVERSATION_FIELDS = {"id", "updated_time", "message_count", "unread_count", "snippet", "participants",
-                       "senders", "can_reply", "link", "messages", "name", "subject", "is_subscribed"}
+CONVERSATION_FIELDS = {
+    "id",
+    "updated_time",
+    "message_count",
+    "unread_count",
+    "snippet",
+    "participants",
+    "senders",
+    "can_reply",
+    "link",
+    "messages",
+    "name",
+    "subject",
+    "is_subscribed",
+}
 MESSAGE_FIELDS = {"id", "created_time", "from", "to", "message", "attachments", "sticker", "shares", "tags"}
 CONVERSATION_DEFAULT = (Field("id"), Field("updated_time"))
 MESSAGE_DEFAULT = (Field("id"), Field("created_time"))
@@ -81,8 +94,15 @@ def _attachments(msg: Message) -> JSON | None:
         url = item["payload"]["url"]
         image = {"width": 640, "height": 480, "max_width": 640, "max_height": 480, "url": url, "preview_url": url}
         attachment_id = str(int(hashlib.sha256(f"{msg.mid}:{n}".encode()).hexdigest()[:12], 16))
-        data.append({"id": attachment_id, "mime_type": "image/jpeg", "name": "image.jpg",
-                     "size": 48213, "image_data": image})
+        data.append(
+            {
+                "id": attachment_id,
+                "mime_type": "image/jpeg",
+                "name": "image.jpg",
+                "size": 48213,
+                "image_data": image,
+            }
+        )
     return {"data": data}
 
 
@@ -124,14 +144,18 @@ def messages_edge(page: Page, conv: Conversation, field: Field, after: str | Non
         key = decode_cursor(after)
         start = next((n + 1 for n, m in enumerate(window) if m.mid == key), len(window))
     limit = field.limit if field.limit is not None else DEFAULT_EDGE_LIMIT
-    chunk = window[start:start + limit]
+    chunk = window[start : start + limit]
     data = [message_json(page, conv, m, field.sub or MESSAGE_DEFAULT) for m in chunk]
     edge: JSON = {"data": data}
     if chunk:
         cursors = {"before": encode_cursor(chunk[0].mid), "after": encode_cursor(chunk[-1].mid)}
         edge["paging"] = {"cursors": cursors}
         if start + limit < len(window):
-            query = {"limit": str(limit), "after": cursors["after"], "fields": _field_text(field.sub or MESSAGE_DEFAULT)}
+            query = {
+                "limit": str(limit),
+                "after": cursors["after"],
+                "fields": _field_text(field.sub or MESSAGE_DEFAULT),
+            }
             edge["paging"]["next"] = link(f"{conv.graph_id}/messages", query)
     return edge
 

@@ -40,7 +40,9 @@ def wall_clock_ms() -> int:
 class Emulator:
     """A running emulator: its URL, world, counters and runtime controls."""
 
-    def __init__(self, state: GraphState, graph_url: str, sender: WebhookSender | None, traffic: Traffic | None) -> None:
+    def __init__(
+        self, state: GraphState, graph_url: str, sender: WebhookSender | None, traffic: Traffic | None
+    ) -> None:
         self.graph_state = state
         self.graph_url = graph_url  # base URL without the version: f"{graph_url}/v25.0/..."
         self.sender = sender
@@ -81,7 +83,9 @@ class Emulator:
 
 
 @asynccontextmanager
-async def run_emulator(config: EmulatorConfig, *, clock: Callable[[], float] = time.monotonic) -> AsyncIterator[Emulator]:
+async def run_emulator(
+    config: EmulatorConfig, *, clock: Callable[[], float] = time.monotonic
+) -> AsyncIterator[Emulator]:
     world = World(config.world, wall_clock_ms if config.realtime else None)
     state = GraphState(world, config.graph, clock)
     app = graph.make_app(state)

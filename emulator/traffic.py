@@ -20,8 +20,21 @@ from emulator.webhooks import WebhookSender
 from emulator.world import REACTIONS, World
 
 DEFAULT_MIX = {
-    "new_conversation": 6, "text": 25, "image": 3, "sticker": 2, "quick_reply": 3, "reply": 3, "echo": 20,
-    "delivery": 8, "read": 8, "react": 6, "unreact": 2, "edit": 5, "unsend": 3, "postback": 3, "referral": 2,
+    "new_conversation": 6,
+    "text": 25,
+    "image": 3,
+    "sticker": 2,
+    "quick_reply": 3,
+    "reply": 3,
+    "echo": 20,
+    "delivery": 8,
+    "read": 8,
+    "react": 6,
+    "unreact": 2,
+    "edit": 5,
+    "unsend": 3,
+    "postback": 3,
+    "referral": 2,
 }
 
 
@@ -48,7 +61,9 @@ ACTIVITIES: dict[str, Activity] = {
     "sticker": lambda w, c, r: w.user_message(c.page_id, c.user_id, kind="sticker"),
     "quick_reply": lambda w, c, r: w.user_message(c.page_id, c.user_id, kind="quick_reply"),
     "reply": lambda w, c, r: w.user_message(c.page_id, c.user_id, reply_to=r.choice(c.visible()).mid),
-    "echo": lambda w, c, r: w.page_message(c.page_id, c.user_id, metadata=f"agent:{r.randint(1, 9)}", from_app=r.random() < 0.7),
+    "echo": lambda w, c, r: w.page_message(
+        c.page_id, c.user_id, metadata=f"agent:{r.randint(1, 9)}", from_app=r.random() < 0.7
+    ),
     "delivery": lambda w, c, r: w.deliver(c.page_id, c.user_id),
     "read": lambda w, c, r: w.read(c.page_id, c.user_id),
     "react": lambda w, c, r: w.react(r.choice(c.visible()[:5]).mid, r.choice(sorted(REACTIONS))),
@@ -73,7 +88,9 @@ def possible(name: str, conv: Conversation) -> bool:
     return needs.get(name, lambda: True)()
 
 
-def step(world: World, rng: random.Random, mix: dict[str, int], page_ids: tuple[str, ...] | None = None) -> list[WebhookEvent]:
+def step(
+    world: World, rng: random.Random, mix: dict[str, int], page_ids: tuple[str, ...] | None = None
+) -> list[WebhookEvent]:
     """One change somewhere in the world, and the webhook events it causes."""
     page_id = rng.choice(sorted(page_ids or world.pages))
     convs = [c for c in world.conversations_of(page_id) if c.messages]

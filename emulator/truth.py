@@ -53,6 +53,7 @@ class ConversationRow:
     graph_id: str
     delivered_watermark: int | None  # epoch ms
     read_watermark: int | None
+    listed: bool  # the Graph API lists it (not every message unsent), so a sync learns its graph id
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +84,19 @@ def expected(world: World, page_ids: list[str] | None = None) -> Expected:
     for conv in (c for p in chosen for c in world.conversations_of(p) if c.messages):
         window = {m.mid for m in conv.detail_window()}
         for m in conv.messages:
-            messages[m.mid] = MessageRow(m.mid, m.page_id, m.user_id, m.direction, m.text, m.is_deleted,
-                                         m.edit_count, m.mid in window)
+            messages[m.mid] = MessageRow(
+                m.mid, m.page_id, m.user_id, m.direction, m.text, m.is_deleted, m.edit_count, m.mid in window
+            )
             for user, r in m.reactions.items():
                 reactions[(m.mid, user)] = ReactionRow(m.mid, user, r.reaction, r.emoji)
         conversations[(conv.page_id, conv.user_id)] = ConversationRow(
-            conv.page_id, conv.user_id, conv.graph_id, conv.delivered_watermark, conv.read_watermark)
+            conv.page_id,
+            conv.user_id,
+            conv.graph_id,
+            conv.delivered_watermark,
+            conv.read_watermark,
+            bool(conv.visible()),
+        )
     return Expected(chosen, messages, reactions, conversations)
 
 
@@ -130,22 +138,33 @@ def _same_text(a: str | None, b: str | None) -> bool:
     return (a or "") == (b or "")
 
 
-async def _compare_messages(conn: asyncpg.Connection, exp: Expected, pages: list[str], full: bool, diff: Diff) -> None:
-    rows = await conn.fetch("SELECT mid, page_id, user_id, direction, text, is_deleted, edit_count "
-                            "FROM messages WHERE page_id = ANY($1::text[])", pages)
+async def _compare_messages(
+    conn: asyncpg.Connection, exp: Expected, pages: list[str], full: bool, diff: Diff
+) -> None:
+    rows = await conn.fetch(
+        "SELECT mid, page_id, user_id, direction, text, is_deleted, edit_count "
+        "FROM messages WHERE page_id = ANY($1::text[])",
+        pages,
+    )
     actual = {r["mid"]: r for r in rows}
     wanted = {mid: m for mid, m in exp.messages.items() if full or (m.in_window and not m.is_deleted)}
-    diff.missing += [f"message {mid} ({m.direction}, page {m.page_id})" for mid, m in wanted.items() if mid not in actual]
+    diff.missing += [
+        f"message {mid} ({m.direction}, page {m.page_id})" for mid, m in wanted.items() if mid not in actual
+    ]
     diff.extra += [f"message {mid}" for mid in actual if mid not in exp.messages]
     for mid, m in wanted.items():
         if (row := actual.get(mid)) is None:
             continue
         checks: dict[str, tuple[object, object]] = {
-            "page_id": (m.page_id, row["page_id"]), "user_id": (m.user_id, row["user_id"]),
+            "page_id": (m.page_id, row["page_id"]),
+            "user_id": (m.user_id, row["user_id"]),
             "direction": (m.direction, row["direction"]),
         }
         if full:
-            checks |= {"is_deleted": (m.is_deleted, row["is_deleted"]), "edit_count": (m.edit_count, row["edit_count"])}
+            checks |= {
+                "is_deleted": (m.is_deleted, row["is_deleted"]),
+                "edit_count": (m.edit_count, row["edit_count"]),
+            }
         if not m.is_deleted and not _same_text(m.text, row["text"]):
             checks["text"] = (m.text, row["text"])
         _differences(diff, f"message {mid}", checks)
@@ -161,13 +180,19 @@ def _ms(value: datetime | None) -> int | None:
     return None if value is None else round(value.timestamp() * 1000)
 
 
-async def _compare_conversations(conn: asyncpg.Connection, exp: Expected, pages: list[str], full: bool, diff: Diff) -> None:
-    rows = await conn.fetch("SELECT page_id, user_id, graph_id, delivered_watermark, read_watermark "
-                            "FROM conversations WHERE page_id = ANY($1::text[])", pages)
+async def _compare_conversations(
+    conn: asyncpg.Connection, exp: Expected, pages: list[str], full: bool, diff: Diff
+) -> None:
+    rows = await conn.fetch(
+        "SELECT page_id, user_id, graph_id, delivered_watermark, read_watermark "
+        "FROM conversations WHERE page_id = ANY($1::text[])",
+        pages,
+    )
     actual = {(r["page_id"], r["user_id"]): r for r in rows}
-    diff.missing += [f"conversation {k[0]}:{k[1]}" for k in exp.conversations if k not in actual]
+    wanted = {k: c for k, c in exp.conversations.items() if full or c.listed}
+    diff.missing += [f"conversation {k[0]}:{k[1]}" for k in wanted if k not in actual]
     diff.extra += [f"conversation {k[0]}:{k[1]}" for k in actual if k not in exp.conversations]
-    for key, c in exp.conversations.items():
+    for key, c in wanted.items():
         if (row := actual.get(key)) is None:
             continue
         checks: dict[str, tuple[object, object]] = {}
@@ -180,13 +205,18 @@ async def _compare_conversations(conn: asyncpg.Connection, exp: Expected, pages:
 
 
 async def _compare_reactions(conn: asyncpg.Connection, exp: Expected, pages: list[str], diff: Diff) -> None:
-    rows = await conn.fetch("SELECT r.mid, r.user_id, r.reaction, r.emoji FROM reactions r JOIN messages m "
-                            "ON m.mid = r.mid WHERE m.page_id = ANY($1::text[]) AND r.reaction IS NOT NULL", pages)
+    rows = await conn.fetch(
+        "SELECT r.mid, r.user_id, r.reaction, r.emoji FROM reactions r JOIN messages m "
+        "ON m.mid = r.mid WHERE m.page_id = ANY($1::text[]) AND r.reaction IS NOT NULL",
+        pages,
+    )
     actual = {(r["mid"], r["user_id"]): r for r in rows}
     diff.missing += [f"reaction {k[1]} on {k[0]}" for k in exp.reactions if k not in actual]
     diff.extra += [f"reaction {k[1]} on {k[0]}" for k in actual if k not in exp.reactions]
     for key, r in exp.reactions.items():
         if (row := actual.get(key)) is not None:
-            checks: dict[str, tuple[object, object]] = {"reaction": (r.reaction, row["reaction"]),
-                                                         "emoji": (r.emoji, row["emoji"])}
+            checks: dict[str, tuple[object, object]] = {
+                "reaction": (r.reaction, row["reaction"]),
+                "emoji": (r.emoji, row["emoji"]),
+            }
             _differences(diff, f"reaction {key[1]} on {key[0]}", checks)

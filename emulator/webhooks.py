@@ -55,7 +55,7 @@ def batches(events: list[WebhookEvent], size: int) -> list[tuple[WebhookEvent, .
             out.append(tuple(current))
             current = []
         current.append(event)
-    return out + [tuple(current)] if current else out
+    return [*out, tuple(current)] if current else out
 
 
 def plan(events: list[WebhookEvent], config: WebhookConfig, rng: random.Random) -> list[Post]:
@@ -84,10 +84,16 @@ class DeliveryStats:
     failed_posts: int = 0
 
     def as_json(self) -> JSON:
-        return {"delivered_events": len(self.delivered), "lost_events": len(self.lost), "posts": self.posts,
-                "dropped_posts": self.dropped_posts, "duplicated_posts": self.duplicated_posts,
-                "reordered_posts": self.reordered_posts, "retried_posts": self.retried_posts,
-                "failed_posts": self.failed_posts}
+        return {
+            "delivered_events": len(self.delivered),
+            "lost_events": len(self.lost),
+            "posts": self.posts,
+            "dropped_posts": self.dropped_posts,
+            "duplicated_posts": self.duplicated_posts,
+            "reordered_posts": self.reordered_posts,
+            "retried_posts": self.retried_posts,
+            "failed_posts": self.failed_posts,
+        }
 
 
 class WebhookSender:

@@ -19,7 +19,13 @@ from emulator import events, ids
 from emulator.ids import Platform
 from emulator.model import Conversation, Message, Page, Reaction, WebhookEvent
 
-REACTIONS = {"love": "\u2764", "like": "\U0001f44d", "smile": "\U0001f606", "wow": "\U0001f62e", "sad": "\U0001f622"}
+REACTIONS = {
+    "love": "\u2764",
+    "like": "\U0001f44d",
+    "smile": "\U0001f606",
+    "wow": "\U0001f62e",
+    "sad": "\U0001f622",
+}
 DAY_MS = 86_400_000
 
 
@@ -89,11 +95,19 @@ class World:
 
     def _seed_page(self, n: int) -> None:
         platform: Platform = "instagram" if n < self.config.instagram_pages else "messenger"
-        page = Page(ids.page_id(self.rng, platform), platform, f"{platform.title()} Page {n + 1}", ids.access_token(self.rng))
+        page = Page(
+            ids.page_id(self.rng, platform),
+            platform,
+            f"{platform.title()} Page {n + 1}",
+            ids.access_token(self.rng),
+        )
         self.pages[page.page_id] = page
         for _ in range(self.config.conversations_per_page):
             conv = self.new_conversation(page.page_id)
-            times = sorted(self.config.start_ms - self.rng.randint(1, self.config.history_ms) for _ in range(self.config.messages_per_conversation))
+            times = sorted(
+                self.config.start_ms - self.rng.randint(1, self.config.history_ms)
+                for _ in range(self.config.messages_per_conversation)
+            )
             for at_ms in times:
                 self._add_message(conv, inbound=self.rng.random() < 0.6, at_ms=at_ms, text=self._text())
 
@@ -107,7 +121,20 @@ class World:
         return conv
 
     def _text(self) -> str:
-        words = ("hello", "order", "refund", "thanks", "where", "is", "my", "parcel", "caf\u00e9", "ok", "\U0001f600", "/path")
+        words = (
+            "hello",
+            "order",
+            "refund",
+            "thanks",
+            "where",
+            "is",
+            "my",
+            "parcel",
+            "caf\u00e9",
+            "ok",
+            "\U0001f600",
+            "/path",
+        )
         return " ".join(self.rng.choice(words) for _ in range(self.rng.randint(1, 8)))
 
     def _add_message(self, conv: Conversation, *, inbound: bool, at_ms: int, **content: object) -> Message:
@@ -124,25 +151,54 @@ class World:
 
     # ---------------------------------------------------------------- changes -> events
 
-    def user_message(self, page_id: str, user_id: str | None = None, *, kind: str = "text", text: str | None = None, reply_to: str | None = None) -> list[WebhookEvent]:
+    def user_message(
+        self,
+        page_id: str,
+        user_id: str | None = None,
+        *,
+        kind: str = "text",
+        text: str | None = None,
+        reply_to: str | None = None,
+    ) -> list[WebhookEvent]:
         """A user writes (`kind`: text, image, sticker, quick_reply); `user_id=None` opens a new conversation."""
         conv = self.new_conversation(page_id) if user_id is None else self.conversation(page_id, user_id)
         content: dict[str, object] = {"text": text if text is not None else self._text(), "reply_to": reply_to}
         if kind == "image":
-            content = {"attachments": [{"type": "image", "payload": {"url": f"https://scontent.example/{self.rng.getrandbits(40)}.jpg"}}], "reply_to": reply_to}
+            content = {
+                "attachments": [
+                    {
+                        "type": "image",
+                        "payload": {"url": f"https://scontent.example/{self.rng.getrandbits(40)}.jpg"},
+                    }
+                ],
+                "reply_to": reply_to,
+            }
         elif kind == "sticker":
             url = f"https://scontent.example/sticker/{self.rng.getrandbits(32)}.png"
-            content = {"attachments": [{"type": "image", "payload": {"url": url, "sticker_id": 369239263222822}}], "sticker": url}
+            content = {
+                "attachments": [{"type": "image", "payload": {"url": url, "sticker_id": 369239263222822}}],
+                "sticker": url,
+            }
         elif kind == "quick_reply":
             content["quick_reply"] = f"QR_{self.rng.randint(1, 9)}"
         msg = self._add_message(conv, inbound=True, at_ms=self.now_ms(), **content)
         return [events.message(self.page(page_id), msg)]
 
-    def page_message(self, page_id: str, user_id: str, *, text: str | None = None, metadata: str | None = None, from_app: bool = True) -> list[WebhookEvent]:
+    def page_message(
+        self,
+        page_id: str,
+        user_id: str,
+        *,
+        text: str | None = None,
+        metadata: str | None = None,
+        from_app: bool = True,
+    ) -> list[WebhookEvent]:
         """The page answers (an agent, or our app when `from_app`): Meta sends an echo."""
         conv = self.conversation(page_id, user_id)
         app_id = self.config.app_id if from_app else None
-        msg = self._add_message(conv, inbound=False, at_ms=self.now_ms(), text=text or self._text(), app_id=app_id, metadata=metadata)
+        msg = self._add_message(
+            conv, inbound=False, at_ms=self.now_ms(), text=text or self._text(), app_id=app_id, metadata=metadata
+        )
         return [events.message(self.page(page_id), msg)]
 
     def deliver(self, page_id: str, user_id: str) -> list[WebhookEvent]:
@@ -151,7 +207,11 @@ class World:
         if page.platform == "instagram":
             return []
         at_ms = self.now_ms()
-        mids = [m.mid for m in conv.messages if m.direction == "outbound" and (conv.delivered_watermark or 0) < m.created_ms]
+        mids = [
+            m.mid
+            for m in conv.messages
+            if m.direction == "outbound" and (conv.delivered_watermark or 0) < m.created_ms
+        ]
         conv.delivered_watermark = at_ms
         return [events.delivery(page, conv, mids, at_ms)]
 

@@ -19,11 +19,29 @@ SECRET = "cli-test-secret"
 
 async def test_cli_serves_graph_and_sends_bounded_traffic() -> None:
     async with receiving(Receiver(SECRET)) as receiver:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CONVSYNC_")} | {"CONVSYNC_APP_SECRETS": SECRET}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CONVSYNC_")} | {
+            "CONVSYNC_APP_SECRETS": SECRET
+        }
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", "from convsync.cli import run; run()", "emulator", "--graph-port", "0", "--webhook-url", receiver.url,
-            "--rate", "200", "--max-changes", "60", "--duration", "20", "--seed", "3",
-            stdout=asyncio.subprocess.PIPE, env=env)
+            sys.executable,
+            "-c",
+            "from convsync.cli import run; run()",
+            "emulator",
+            "--graph-port",
+            "0",
+            "--webhook-url",
+            receiver.url,
+            "--rate",
+            "200",
+            "--max-changes",
+            "60",
+            "--duration",
+            "20",
+            "--seed",
+            "3",
+            stdout=asyncio.subprocess.PIPE,
+            env=env,
+        )
         assert process.stdout is not None
         first = (await asyncio.wait_for(process.stdout.readline(), 20)).decode()
         match = re.search(r"(http://127\.0\.0\.1:\d+)/v25\.0/", first)

@@ -83,7 +83,9 @@ async def test_dropped_and_duplicated_posts_are_recorded() -> None:
 async def test_bounded_traffic_sends_every_kind_and_accounts_for_every_event() -> None:
     async with receiving(Receiver(SECRET)) as receiver:
         config = EmulatorConfig(
-            world=WorldConfig(seed=3, pages=2, instagram_pages=1, conversations_per_page=5, messages_per_conversation=3),
+            world=WorldConfig(
+                seed=3, pages=2, instagram_pages=1, conversations_per_page=5, messages_per_conversation=3
+            ),
             webhook=WebhookConfig(receiver.url, SECRET, batch_size=8, loss=0.1, seed=2),
             traffic=TrafficConfig(rate=2000.0, max_changes=400, max_seconds=20.0, seed=1),
         )
@@ -96,7 +98,17 @@ async def test_bounded_traffic_sends_every_kind_and_accounts_for_every_event() -
     assert len(delivered) + len(lost) == len(generated) and lost
     assert sorted(map(id, delivered + lost)) == sorted(map(id, generated))
     kinds = Counter(e.kind for e in generated)
-    assert {"message", "echo", "delivery", "read", "reaction", "message_edit", "unsend", "postback", "referral"} <= set(kinds)
+    assert {
+        "message",
+        "echo",
+        "delivery",
+        "read",
+        "reaction",
+        "message_edit",
+        "unsend",
+        "postback",
+        "referral",
+    } <= set(kinds)
     assert receiver.bad_signatures == 0 and len(receiver.events()) == len(delivered)
     echo = next(e.event for e in generated if e.kind == "echo" and "app_id" in e.event["message"])
     assert isinstance(echo["message"]["app_id"], int)

@@ -65,17 +65,38 @@ async def load(conn: asyncpg.Connection, world: World, truth: Expected) -> None:
     for m in truth.messages.values():
         wm = world.messages[m.mid]
         await conn.execute(
-            "INSERT INTO messages (mid, page_id, user_id, direction, sender_id, created_at, text, is_deleted, edit_count, source)"
+            "INSERT INTO messages (mid, page_id, user_id, direction, sender_id, created_at, text, is_deleted,"
+            " edit_count, source)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'webhook')",
-            m.mid, m.page_id, m.user_id, m.direction, wm.sender_id, ts(wm.created_ms), m.text, m.is_deleted, m.edit_count)
+            m.mid,
+            m.page_id,
+            m.user_id,
+            m.direction,
+            wm.sender_id,
+            ts(wm.created_ms),
+            m.text,
+            m.is_deleted,
+            m.edit_count,
+        )
     for c in truth.conversations.values():
         await conn.execute(
             "INSERT INTO conversations (page_id, user_id, platform, graph_id, delivered_watermark, read_watermark)"
             " VALUES ($1, $2, $3, $4, $5, $6)",
-            c.page_id, c.user_id, world.pages[c.page_id].platform, c.graph_id, ts(c.delivered_watermark), ts(c.read_watermark))
+            c.page_id,
+            c.user_id,
+            world.pages[c.page_id].platform,
+            c.graph_id,
+            ts(c.delivered_watermark),
+            ts(c.read_watermark),
+        )
     for r in truth.reactions.values():
-        await conn.execute("INSERT INTO reactions (mid, user_id, reaction, emoji, reacted_at) VALUES ($1, $2, $3, $4, now())",
-                           r.mid, r.user_id, r.reaction, r.emoji)
+        await conn.execute(
+            "INSERT INTO reactions (mid, user_id, reaction, emoji, reacted_at) VALUES ($1, $2, $3, $4, now())",
+            r.mid,
+            r.user_id,
+            r.reaction,
+            r.emoji,
+        )
 
 
 @pytest.mark.integration
@@ -89,8 +110,12 @@ async def test_compare_finds_missing_extra_and_different_rows(database_url: str)
         assert (await compare(conn, truth)).ok
         await conn.execute("DELETE FROM messages WHERE mid = $1", n["m4"])
         await conn.execute("UPDATE messages SET text = 'hello', edit_count = 1 WHERE mid = $1", n["m1"])
-        await conn.execute("INSERT INTO messages (mid, page_id, user_id, direction, sender_id, created_at, source)"
-                           " VALUES ('m_ghost', $1, $2, 'inbound', $2, now(), 'webhook')", n["fb"], n["fb_user"])
+        await conn.execute(
+            "INSERT INTO messages (mid, page_id, user_id, direction, sender_id, created_at, source)"
+            " VALUES ('m_ghost', $1, $2, 'inbound', $2, now(), 'webhook')",
+            n["fb"],
+            n["fb_user"],
+        )
         await conn.execute("UPDATE reactions SET reaction = 'like' WHERE mid = $1", n["m2"])
         await conn.execute("UPDATE conversations SET read_watermark = NULL WHERE user_id = $1", n["fb_user"])
         full = await compare(conn, truth, window=None)
@@ -99,12 +124,14 @@ async def test_compare_finds_missing_extra_and_different_rows(database_url: str)
         await conn.close()
     assert full.missing == [f"message {n['m4']} (outbound, page {n['ig']})"]
     assert full.extra == ["message m_ghost"]
-    assert sorted(full.different) == sorted([
-        f"message {n['m1']}: edit_count expected 2, found 1",
-        f"message {n['m1']}: text expected 'hello there!', found 'hello'",
-        f"reaction {n['fb_user']} on {n['m2']}: reaction expected 'love', found 'like'",
-        f"conversation {n['fb']}:{n['fb_user']}: read_watermark expected {n['read_at']}, found None",
-    ])
+    assert sorted(full.different) == sorted(
+        [
+            f"message {n['m1']}: edit_count expected 2, found 1",
+            f"message {n['m1']}: text expected 'hello there!', found 'hello'",
+            f"reaction {n['fb_user']} on {n['m2']}: reaction expected 'love', found 'like'",
+            f"conversation {n['fb']}:{n['fb_user']}: read_watermark expected {n['read_at']}, found None",
+        ]
+    )
     # the windowed check ignores what only webhooks carry (edit counts, reactions, watermarks)
     assert windowed.missing == full.missing and windowed.extra == full.extra
     assert windowed.different == [f"message {n['m1']}: text expected 'hello there!', found 'hello'"]
