@@ -42,6 +42,10 @@ def expired_token() -> GraphError:
     return GraphError(400, 190, "Error validating access token: Session has expired.", subcode=463)
 
 
+def no_permission() -> GraphError:
+    return GraphError(400, 10, "(#10) Application does not have permission for this action")
+
+
 def bad_proof() -> GraphError:
     return GraphError(400, 100, "Invalid appsecret_proof provided in the API argument", "GraphMethodException")
 

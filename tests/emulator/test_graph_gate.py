@@ -158,12 +158,14 @@ def test_tokens_missing_wrong_expired_and_renewed(gate: GraphState) -> None:
     path = f"{page_id}/conversations"
     assert gate.call(path, {}, link).body["error"]["code"] == 104
     assert gate.call(path, {"access_token": "EAAGnope"}, link).body["error"]["code"] == 190
+    other_token = gate.world.pages[instagram_page(gate.world)].access_token
+    assert gate.call(path, {"access_token": other_token}, link).body["error"]["code"] == 10
     gate.expire_token(page_id)
     error = get(gate, path)[1]["error"]
     assert (error["code"], error["error_subcode"], error["type"]) == (190, 463, "OAuthException")
     gate.set_token(page_id, "EAAGfresh")
     assert gate.call(path, {"access_token": "EAAGfresh"}, link).status == 200
-    assert gate.stats.auth_errors[page_id] == 2
+    assert gate.stats.auth_errors[page_id] == 3
 
 
 def test_appsecret_proof_is_checked_when_sent(gate: GraphState) -> None:

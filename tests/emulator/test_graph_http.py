@@ -98,6 +98,14 @@ async def test_throttling_over_http_with_usage_headers(emu: Emulator, http: aioh
     assert emu.stats.throttled[page.page_id] == 1
 
 
+async def test_unknown_paths_answer_meta_json(emu: Emulator, http: aiohttp.ClientSession) -> None:
+    for method, path in (("GET", "/v25.0/"), ("DELETE", "/v25.0/t_1"), ("GET", "/nowhere")):
+        async with http.request(method, emu.graph_url + path) as response:
+            assert response.status == 400
+            assert (await response.json())["error"]["code"] == 100
+            assert response.headers["X-Business-Use-Case-Usage"] == "{}"
+
+
 async def test_http_controls_and_stats(emu: Emulator, http: aiohttp.ClientSession) -> None:
     page = emu.world.pages[messenger_page(emu.world)]
     old = page.access_token
