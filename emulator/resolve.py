@@ -50,7 +50,7 @@ def locate(world: World, path: str) -> Target:
     if head in world.messages and edge is None:
         msg = world.messages[head]
         conv = world.conversation(msg.page_id, msg.user_id)
-        if msg not in conv.detail_window():
+        if all(m.mid != head for m in conv.detail_window()):
             raise errors.not_found(head)
         return Target("message", world.pages[msg.page_id], conv, msg)
     raise errors.not_found(head)

@@ -93,10 +93,11 @@ def step(
 ) -> list[WebhookEvent]:
     """One change somewhere in the world, and the webhook events it causes."""
     page_id = rng.choice(sorted(page_ids or world.pages))
-    convs = [c for c in world.conversations_of(page_id) if c.messages]
-    if not convs:
+    conv = world.pick_conversation(page_id, rng)
+    if conv is None:
         return world.user_message(page_id)
-    conv = rng.choice(convs)
+    if not conv.messages:
+        return world.user_message(page_id, conv.user_id)
     names = [n for n in sorted(mix) if mix[n] > 0 and n in ACTIVITIES and possible(n, conv)]
     name = rng.choices(names, weights=[mix[n] for n in names])[0]
     return ACTIVITIES[name](world, conv, rng)

@@ -11,6 +11,7 @@ change (deterministic); with a `clock` (epoch ms) it follows it, never going bac
 
 from __future__ import annotations
 
+import bisect
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ class World:
         self.pages: dict[str, Page] = {}
         self.conversations: dict[str, Conversation] = {}  # by graph id (t_...)
         self._by_user: dict[tuple[str, str], Conversation] = {}
+        self._by_page: dict[str, list[Conversation]] = {}
         self.messages: dict[str, Message] = {}
         for n in range(config.pages):
             self._seed_page(n)
@@ -83,7 +85,12 @@ class World:
             raise UnknownObject(mid) from None
 
     def conversations_of(self, page_id: str) -> list[Conversation]:
-        return [c for c in self.conversations.values() if c.page_id == page_id]
+        return list(self._by_page.get(page_id, ()))
+
+    def pick_conversation(self, page_id: str, rng: random.Random) -> Conversation | None:
+        """A random conversation of the page, in O(1) (traffic picks one per change)."""
+        convs = self._by_page.get(page_id)
+        return rng.choice(convs) if convs else None
 
     def now_ms(self) -> int:
         """The time of the next change: strictly after every earlier one."""
@@ -118,6 +125,7 @@ class World:
         conv = Conversation(ids.conversation_id(self.rng), page_id, user, f"User {user[-4:]}", page.platform, 0)
         self.conversations[conv.graph_id] = conv
         self._by_user[(page_id, user)] = conv
+        self._by_page.setdefault(page_id, []).append(conv)
         return conv
 
     def _text(self) -> str:
@@ -143,8 +151,7 @@ class World:
         msg = Message(ids.message_id(self.rng, conv.platform), page_id, conv.user_id, sender, recipient, at_ms)
         for name, value in content.items():
             setattr(msg, name, value)
-        conv.messages.append(msg)
-        conv.messages.sort(key=lambda m: m.created_ms)
+        bisect.insort(conv.messages, msg, key=lambda m: m.created_ms)
         conv.updated_ms = max(conv.updated_ms, at_ms)
         self.messages[msg.mid] = msg
         return msg
