@@ -107,6 +107,7 @@ class Traffic:
     def __init__(self, world: World, sender: WebhookSender, config: TrafficConfig) -> None:
         self.world, self.sender, self.config = world, sender, config
         self.rng = random.Random(config.seed)
+        self.rate = config.rate  # changes per second; may be changed while running
         self.changes = 0
         self.events: list[WebhookEvent] = []  # everything generated, in order
         self._task: asyncio.Task[None] | None = None
@@ -131,17 +132,26 @@ class Traffic:
         await asyncio.gather(*self._sends, return_exceptions=True)
 
     async def run(self) -> None:
-        tick = 0.1 if self.config.rate > 10 else 1.0 / max(self.config.rate, 0.001)
-        started = time.monotonic()
-        while self.changes < self.config.max_changes and time.monotonic() - started < self.config.max_seconds:
-            due = min(self.config.max_changes, int((time.monotonic() - started + tick) * self.config.rate))
-            batch: list[WebhookEvent] = []
-            while self.changes < due:
-                batch += step(self.world, self.rng, self.config.mix, self.config.page_ids)
-                self.changes += 1
-            self.events += batch
-            if batch:
-                task = asyncio.create_task(self.sender.send(batch))
-                self._sends.add(task)
-                task.add_done_callback(self._sends.discard)
-            await asyncio.sleep(tick)
+        """Changes at `self.rate` per second (changeable while running), in ticks of at most 0.1 s."""
+        started = last = time.monotonic()
+        owed = 0.0
+        while self.changes < self.config.max_changes and last - started < self.config.max_seconds:
+            await asyncio.sleep(min(0.1, 1.0 / max(self.rate, 0.001)))
+            now = time.monotonic()
+            owed = min(owed + (now - last) * self.rate, max(1.0, self.rate))  # no catch-up storm after a stall
+            last = now
+            count = min(int(owed), self.config.max_changes - self.changes)
+            owed -= count
+            self._emit([e for _ in range(count) for e in self._step()])
+
+    def _step(self) -> list[WebhookEvent]:
+        self.changes += 1
+        return step(self.world, self.rng, self.config.mix, self.config.page_ids)
+
+    def _emit(self, batch: list[WebhookEvent]) -> None:
+        if not batch:
+            return
+        self.events += batch
+        task = asyncio.create_task(self.sender.send(batch))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)

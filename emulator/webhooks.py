@@ -11,6 +11,7 @@ which never did (`lost`: dropped on purpose or failed after retries).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from dataclasses import dataclass, field
 
@@ -103,6 +104,18 @@ class WebhookSender:
         self._rng = random.Random(config.seed)
         self._session: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(max(1, config.concurrency))
+
+    def set_faults(
+        self, *, loss: float | None = None, duplicate: float | None = None, reorder: float | None = None
+    ) -> None:
+        """Change the deliberate faults for POSTs planned from now on."""
+        c = self.config
+        self.config = dataclasses.replace(
+            c,
+            loss=c.loss if loss is None else loss,
+            duplicate=c.duplicate if duplicate is None else duplicate,
+            reorder=c.reorder if reorder is None else reorder,
+        )
 
     async def start(self) -> None:
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)

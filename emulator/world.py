@@ -12,6 +12,7 @@ change (deterministic); with a `clock` (epoch ms) it follows it, never going bac
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class WorldConfig:
     start_ms: int = 1_780_000_000_000  # the world's "now" when seeded; history lies before it
     history_ms: int = 7 * DAY_MS
     app_id: int = 1_517_263_498_203_847  # echoes of messages our app sent carry this id
+    standby_share: float = 0.0  # share of new threads another app controls (their events come as `standby`)
 
 
 class UnknownObject(LookupError):
@@ -123,6 +125,7 @@ class World:
         page = self.page(page_id)
         user = ids.user_id(self.rng, page.platform)
         conv = Conversation(ids.conversation_id(self.rng), page_id, user, f"User {user[-4:]}", page.platform, 0)
+        conv.standby = self.config.standby_share > 0 and self.rng.random() < self.config.standby_share
         self.conversations[conv.graph_id] = conv
         self._by_user[(page_id, user)] = conv
         self._by_page.setdefault(page_id, []).append(conv)
@@ -189,7 +192,7 @@ class World:
         elif kind == "quick_reply":
             content["quick_reply"] = f"QR_{self.rng.randint(1, 9)}"
         msg = self._add_message(conv, inbound=True, at_ms=self.now_ms(), **content)
-        return [events.message(self.page(page_id), msg)]
+        return self._emit(events.message(self.page(page_id), msg))
 
     def page_message(
         self,
@@ -206,7 +209,7 @@ class World:
         msg = self._add_message(
             conv, inbound=False, at_ms=self.now_ms(), text=text or self._text(), app_id=app_id, metadata=metadata
         )
-        return [events.message(self.page(page_id), msg)]
+        return self._emit(events.message(self.page(page_id), msg))
 
     def deliver(self, page_id: str, user_id: str) -> list[WebhookEvent]:
         """The user's device received the page's messages (Messenger only; Instagram sends no deliveries)."""
@@ -220,7 +223,7 @@ class World:
             if m.direction == "outbound" and (conv.delivered_watermark or 0) < m.created_ms
         ]
         conv.delivered_watermark = at_ms
-        return [events.delivery(page, conv, mids, at_ms)]
+        return self._emit(events.delivery(page, conv, mids, at_ms))
 
     def read(self, page_id: str, user_id: str) -> list[WebhookEvent]:
         """The user read the thread: a watermark (Messenger) or the newest page message's mid (Instagram)."""
@@ -230,14 +233,14 @@ class World:
             return []
         at_ms = self.now_ms()
         conv.read_watermark = outbound[-1].created_ms if page.platform == "instagram" else at_ms
-        return [events.read(page, conv, outbound[-1], at_ms)]
+        return self._emit(events.read(page, conv, outbound[-1], at_ms))
 
     def react(self, mid: str, reaction: str = "love") -> list[WebhookEvent]:
         """The user reacts to a message of their conversation (replacing an earlier reaction)."""
         conv, page = self.conversation_of(mid), self.page(self.message(mid).page_id)
         r = Reaction(reaction, REACTIONS.get(reaction, "\u2764"), self.now_ms())
         self.message(mid).reactions[conv.user_id] = r
-        return [events.reaction(page, conv, mid, "react", r)]
+        return self._emit(events.reaction(page, conv, mid, "react", r))
 
     def unreact(self, mid: str) -> list[WebhookEvent]:
         conv, message = self.conversation_of(mid), self.message(mid)
@@ -245,7 +248,7 @@ class World:
         if previous is None:
             return []
         r = Reaction(previous.reaction, previous.emoji, self.now_ms())
-        return [events.reaction(self.page(message.page_id), conv, mid, "unreact", r)]
+        return self._emit(events.reaction(self.page(message.page_id), conv, mid, "unreact", r))
 
     def edit(self, mid: str, text: str | None = None) -> list[WebhookEvent]:
         """The user edits their own text message: `message_edit` with the new `num_edit`."""
@@ -253,7 +256,7 @@ class World:
         if message.direction != "inbound" or message.text is None or message.is_deleted:
             raise ValueError("only a user's own text message can be edited")
         message.text, message.edit_count = text or self._text(), message.edit_count + 1
-        return [events.edit(self.page(message.page_id), conv, message, self.now_ms())]
+        return self._emit(events.edit(self.page(message.page_id), conv, message, self.now_ms()))
 
     def unsend(self, mid: str) -> list[WebhookEvent]:
         """An Instagram user unsends their message: it leaves the Graph API, the webhook says `is_deleted`."""
@@ -261,16 +264,22 @@ class World:
         if conv.platform != "instagram" or message.direction != "inbound":
             raise ValueError("only an Instagram user's own message can be unsent")
         message.is_deleted = True
-        return [events.unsend(self.page(message.page_id), conv, message, self.now_ms())]
+        return self._emit(events.unsend(self.page(message.page_id), conv, message, self.now_ms()))
 
     def postback(self, page_id: str, user_id: str, payload: str = "GET_STARTED") -> list[WebhookEvent]:
         conv = self.conversation(page_id, user_id)
         mid = ids.message_id(self.rng, conv.platform)
-        return [events.postback(self.page(page_id), conv, payload.title(), payload, mid, self.now_ms())]
+        return self._emit(events.postback(self.page(page_id), conv, payload.title(), payload, mid, self.now_ms()))
 
     def referral(self, page_id: str, user_id: str, ref: str = "summer-promo") -> list[WebhookEvent]:
         conv = self.conversation(page_id, user_id)
-        return [events.referral(self.page(page_id), conv, ref, self.now_ms())]
+        return self._emit(events.referral(self.page(page_id), conv, ref, self.now_ms()))
+
+    def _emit(self, event: WebhookEvent) -> list[WebhookEvent]:
+        """Events of a thread another app controls travel in `standby` instead of `messaging`."""
+        sender, recipient = event.event["sender"]["id"], event.event["recipient"]["id"]
+        conv = self._by_user[(event.page_id, recipient if sender == event.page_id else sender)]
+        return [dataclasses.replace(event, standby=True) if conv.standby else event]
 
     def set_token(self, page_id: str, token: str) -> None:
         self.page(page_id).access_token = token

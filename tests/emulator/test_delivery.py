@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import aiohttp
 import pytest
 
 from emulator.model import WebhookEvent
@@ -114,3 +115,45 @@ async def test_bounded_traffic_sends_every_kind_and_accounts_for_every_event() -
     assert isinstance(echo["message"]["app_id"], int)
     ig_read = next(e.event for e in generated if e.kind == "read" and e.platform == "instagram")
     assert set(ig_read["read"]) == {"mid"}
+
+
+async def test_threads_of_another_app_arrive_as_standby() -> None:
+    world = World(WorldConfig(seed=1, pages=1, conversations_per_page=0, standby_share=1.0))
+    evs = scripted_events(world)
+    assert all(e.standby for e in evs)
+    async with receiving(Receiver(SECRET)) as receiver:
+        sender = WebhookSender(WebhookConfig(receiver.url, SECRET, batch_size=20))
+        await sender.start()
+        await sender.send(evs)
+        await sender.close()
+    entry = json.loads(receiver.bodies[0])["entry"][0]
+    assert "messaging" not in entry and len(entry["standby"]) == len(evs)
+
+
+async def test_faults_and_traffic_rate_change_at_run_time_over_http() -> None:
+    async with receiving(Receiver(SECRET)) as receiver:
+        config = EmulatorConfig(
+            world=WorldConfig(seed=3, pages=1, conversations_per_page=3),
+            webhook=WebhookConfig(receiver.url, SECRET, batch_size=1),
+            traffic=TrafficConfig(rate=0.0, max_changes=50, max_seconds=20.0),
+        )
+        async with run_emulator(config) as emu, aiohttp.ClientSession() as http:
+            page = next(iter(emu.world.pages))
+            async with http.post(f"{emu.graph_url}/_emulator/webhooks", json={"loss": 1.0}) as response:
+                assert response.status == 200
+            await emu.send(emu.world.user_message(page) + emu.world.user_message(page))
+            assert emu.delivery is not None and len(emu.delivery.lost) == 2 and receiver.bodies == []
+            emu.set_webhook_faults(loss=0.0)
+            async with http.post(f"{emu.graph_url}/_emulator/traffic", json={"rate": 1000}) as response:
+                assert response.status == 200
+            assert emu.traffic is not None
+            await emu.traffic.wait()
+            async with http.post(f"{emu.graph_url}/_emulator/rate", json={"burst": 3}) as response:
+                assert response.status == 400
+            async with http.get(f"{emu.graph_url}/_emulator/stats") as response:
+                stats = await response.json()
+    assert emu.traffic.changes == 50
+    assert stats["webhooks"]["lost_events"] == 2 and stats["webhooks"]["delivered_events"] == len(
+        emu.traffic.events
+    )
+    assert len(receiver.events()) == len(emu.traffic.events)
