@@ -8,6 +8,7 @@ only the 20 newest messages: older ones cannot be read in detail.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ MESSAGE_DEFAULT = (Field("id"), Field("created_time"))
 DEFAULT_EDGE_LIMIT = 25
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def graph_time(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
@@ -72,18 +74,22 @@ def participants(page: Page, conv: Conversation) -> JSON:
 
 def message_json(page: Page, conv: Conversation, msg: Message, selection: Sequence[Field]) -> JSON:
     check_fields(selection, MESSAGE_FIELDS, "Message")
-    sender = participants(page, conv)["data"][0 if msg.direction == "inbound" else 1]
-    recipient = participants(page, conv)["data"][1 if msg.direction == "inbound" else 0]
-    values: JSON = {
-        "id": msg.mid,
-        "created_time": graph_time(msg.created_ms),
-        "from": sender,
-        "to": {"data": [recipient]},
-        "message": msg.text or "",
-        "attachments": _attachments(msg),
-        "sticker": msg.sticker,
+    user, us = participants(page, conv)["data"]
+    sender, recipient = (user, us) if msg.direction == "inbound" else (us, user)
+    values: dict[str, Callable[[], object]] = {
+        "id": lambda: msg.mid,
+        "created_time": lambda: graph_time(msg.created_ms),
+        "from": lambda: sender,
+        "to": lambda: {"data": [recipient]},
+        "message": lambda: msg.text or "",
+        "attachments": lambda: _attachments(msg),
+        "sticker": lambda: msg.sticker,
     }
-    return {f.name: values[f.name] for f in selection if values.get(f.name) is not None}
+    out: JSON = {}
+    for field in selection:
+        if field.name in values and (value := values[field.name]()) is not None:
+            out[field.name] = value
+    return out
 
 
 def _attachments(msg: Message) -> JSON | None:
@@ -117,13 +123,12 @@ def conversation_json(page: Page, conv: Conversation, selection: Sequence[Field]
 
 
 def _conversation_value(page: Page, conv: Conversation, field: Field, link: Linker) -> object:
-    visible = conv.visible()
     simple: dict[str, Callable[[], object]] = {
         "id": lambda: conv.graph_id,
         "updated_time": lambda: graph_time(conv.updated_ms),
-        "message_count": lambda: len(visible),
+        "message_count": lambda: len(conv.visible()),
         "unread_count": lambda: conv.unread_count(),
-        "snippet": lambda: (visible[0].text or "") if visible else None,
+        "snippet": lambda: _snippet(conv),
         "participants": lambda: participants(page, conv),
         "senders": lambda: participants(page, conv),
         "can_reply": lambda: True,
@@ -134,6 +139,11 @@ def _conversation_value(page: Page, conv: Conversation, field: Field, link: Link
         return messages_edge(page, conv, field, None, link)
     getter = simple.get(field.name)
     return getter() if getter else None
+
+
+def _snippet(conv: Conversation) -> str | None:
+    newest = next((m for m in reversed(conv.messages) if not m.is_deleted), None)
+    return None if newest is None else newest.text or ""
 
 
 def messages_edge(page: Page, conv: Conversation, field: Field, after: str | None, link: Linker) -> JSON:
