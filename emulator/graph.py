@@ -101,7 +101,12 @@ async def _batch(request: web.Request) -> web.Response:
 
 async def _form(request: web.Request) -> dict[str, str]:
     if request.content_type == "application/json":
-        body = await request.json()
+        try:
+            body = await request.json()
+        except ValueError:
+            return {}  # the batch check answers Meta's error
+        if not isinstance(body, dict):
+            return {}
         return {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
     return {k: str(v) for k, v in (await request.post()).items()} | dict(request.query)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -163,3 +164,20 @@ async def test_paging_under_live_traffic_lists_no_thread_twice(http: aiohttp.Cli
     assert len(seen) == len(set(seen))
     unchanged = {g for g, ms in before.items() if after[g] == ms}
     assert unchanged <= set(seen) and len(unchanged) < len(before)
+
+
+async def test_malformed_batches_answer_meta_errors(emu: Emulator, http: aiohttp.ClientSession) -> None:
+    url = f"{emu.graph_url}/v25.0/"
+    requests: list[dict[str, Any]] = [
+        {"data": "not json", "headers": {"Content-Type": "application/json"}},
+        {"json": [1, 2]},
+        {"data": {"batch": "{}"}},
+        {"json": {"batch": [{"method": "POST", "relative_url": "me"}]}},
+    ]
+    for kwargs in requests:
+        async with http.post(url, **kwargs) as response:
+            body = await response.json()
+        if isinstance(body, list):
+            assert json.loads(body[0]["body"])["error"]["code"] == 100
+        else:
+            assert response.status == 400 and body["error"]["code"] == 100
