@@ -4,7 +4,9 @@ The routes mirror the Python controls of `emulator.runner.Emulator` one to one:
 
 - `GET  /_emulator/pages` — pages with platform, name and (fake) access token, to register them
 - `GET  /_emulator/stats` — Graph counters, and webhook delivery counters when a sender runs
-- `GET  /_emulator/truth` — the ground truth (`emulator.truth.expected`) as JSON
+- `GET  /_emulator/truth` — the ground truth (`emulator.truth.expected`) as JSON (`Expected.from_json`)
+- `GET  /_emulator/deliveries` — every webhook event sent so far, split into `delivered` (got a 2xx)
+  and `lost` (dropped on purpose, or failed after retries)
 - `POST /_emulator/pages/{page_id}/expire-token`, `POST /_emulator/pages/{page_id}/token` `{"token"}`
 - `POST /_emulator/rate` `{"calls_per_second", "burst"?}`, `POST /_emulator/transient` `{"rate"}`,
   `POST /_emulator/latency` `{"latency_ms", "jitter_ms"?}`
@@ -36,6 +38,7 @@ class Controls(Protocol):
     ) -> None: ...
     def set_traffic_rate(self, changes_per_second: float) -> None: ...
     def stats_json(self) -> JSON: ...
+    def deliveries_json(self) -> JSON: ...
 
 
 CONTROLS_KEY = web.AppKey("emulator_controls", Controls)
@@ -47,6 +50,7 @@ def add_routes(app: web.Application, controls: Controls) -> None:
     app.router.add_get("/_emulator/pages", _read(lambda c: _pages(c.world)))
     app.router.add_get("/_emulator/stats", _read(lambda c: c.stats_json()))
     app.router.add_get("/_emulator/truth", _read(lambda c: truth.expected(c.world).as_json()))
+    app.router.add_get("/_emulator/deliveries", _read(lambda c: c.deliveries_json()))
     app.router.add_post("/_emulator/pages/{page_id}/expire-token", _write(_expire))
     app.router.add_post("/_emulator/pages/{page_id}/token", _write(_token))
     app.router.add_post("/_emulator/rate", _write(_rate))

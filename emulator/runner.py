@@ -92,6 +92,9 @@ class Emulator:
             raise RuntimeError("the emulator has no webhook target (EmulatorConfig.webhook is None)")
         return self.sender
 
+    def deliveries_json(self) -> JSON:
+        return self.sender.stats.outcomes() if self.sender else {"delivered": [], "lost": []}
+
     def stats_json(self) -> JSON:
         body: JSON = {"graph": self.stats.as_json()}
         if self.sender is not None:

@@ -72,6 +72,19 @@ class Expected:
             "conversations": [_row(r) for r in self.conversations.values()],
         }
 
+    @classmethod
+    def from_json(cls, body: JSON) -> Expected:
+        """The inverse of `as_json`: for tests that read `GET /_emulator/truth` from another process."""
+        messages = [MessageRow(**r) for r in body["messages"]]
+        reactions = [ReactionRow(**r) for r in body["reactions"]]
+        conversations = [ConversationRow(**r) for r in body["conversations"]]
+        return cls(
+            tuple(body["page_ids"]),
+            {m.mid: m for m in messages},
+            {(r.mid, r.user_id): r for r in reactions},
+            {(c.page_id, c.user_id): c for c in conversations},
+        )
+
 
 def _row(row: Any) -> JSON:
     return {name: getattr(row, name) for name in row.__dataclass_fields__}

@@ -84,6 +84,17 @@ class DeliveryStats:
     retried_posts: int = 0
     failed_posts: int = 0
 
+    def outcomes(self) -> JSON:
+        """Which events got a 2xx and which never did, as `{page_id, platform, standby, event}` items."""
+
+        def items(events: list[WebhookEvent]) -> list[JSON]:
+            return [
+                {"page_id": e.page_id, "platform": e.platform, "standby": e.standby, "event": e.event}
+                for e in events
+            ]
+
+        return {"delivered": items(self.delivered), "lost": items(self.lost)}
+
     def as_json(self) -> JSON:
         return {
             "delivered_events": len(self.delivered),

@@ -8,7 +8,7 @@ from collections import Counter
 import aiohttp
 import pytest
 
-from emulator.model import WebhookEvent
+from emulator.model import JSON, WebhookEvent
 from emulator.runner import EmulatorConfig, run_emulator
 from emulator.traffic import TrafficConfig
 from emulator.webhooks import WebhookConfig, WebhookSender
@@ -152,8 +152,15 @@ async def test_faults_and_traffic_rate_change_at_run_time_over_http() -> None:
                 assert response.status == 400
             async with http.get(f"{emu.graph_url}/_emulator/stats") as response:
                 stats = await response.json()
+            async with http.get(f"{emu.graph_url}/_emulator/deliveries") as response:
+                outcomes = await response.json()
     assert emu.traffic.changes == 50
     assert stats["webhooks"]["lost_events"] == 2 and stats["webhooks"]["delivered_events"] == len(
         emu.traffic.events
     )
     assert len(receiver.events()) == len(emu.traffic.events)
+    def canonical(events: list[JSON]) -> list[str]:
+        return sorted(json.dumps(e, sort_keys=True) for e in events)
+
+    assert canonical([o["event"] for o in outcomes["delivered"]]) == canonical(receiver.events())
+    assert len(outcomes["lost"]) == 2 and outcomes["lost"][0]["page_id"] == page

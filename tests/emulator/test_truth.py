@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import asyncpg
@@ -54,6 +55,11 @@ def test_truth_follows_the_script() -> None:
 
 def test_the_same_seed_and_script_give_the_same_truth() -> None:
     assert expected(scripted()[0]).as_json() == expected(scripted()[0]).as_json()
+
+
+def test_truth_survives_a_json_round_trip() -> None:
+    truth = expected(scripted()[0])
+    assert Expected.from_json(json.loads(json.dumps(truth.as_json()))) == truth
 
 
 def ts(ms: int | None) -> datetime | None:
