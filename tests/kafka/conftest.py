@@ -8,8 +8,6 @@ runs as the second leg of its matrix).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tests.support.apache_kafka import ApacheKafka
@@ -26,10 +24,13 @@ def _apache_only(request: pytest.FixtureRequest) -> None:
         pytest.skip(SKIP_REASON.format(kind=kind))
 
 
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[ApacheKafka]:
-    """An Apache Kafka node of this test's own, free to be killed and restarted."""
-    broker = ApacheKafka(tmp_path / "kafka")
+@pytest.fixture(scope="module")
+def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApacheKafka]:
+    """An Apache Kafka node of this module's own, free to be killed and restarted (tests use topics
+    and groups of their own on it). Started only for Apache Kafka runs: elsewhere its tests skip."""
+    if broker_kind() != "apache":
+        pytest.skip(SKIP_REASON.format(kind=broker_kind()))
+    broker = ApacheKafka(tmp_path_factory.mktemp("kafka"))
     broker.start()
     yield broker
     broker.stop()

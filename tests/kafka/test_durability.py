@@ -9,6 +9,7 @@ recovery must find them there. (A power loss would need fsync per write, which n
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import defaultdict
 
 import pytest
@@ -25,7 +26,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.apache_onl
 
 KEYS = [f"page{n % 3}:user{n}".encode() for n in range(24)]
 PER_KEY = 150  # 3600 records in all
-GROUP = "durability"
 
 
 async def _produce_all(kafka: KafkaSettings) -> dict[bytes, list[int]]:
@@ -45,6 +45,12 @@ async def _produce_all(kafka: KafkaSettings) -> dict[bytes, list[int]]:
     return acked
 
 
+def _settings(broker: ApacheKafka) -> KafkaSettings:
+    """Topics of the test's own on the module's broker."""
+    return KafkaSettings(bootstrap=broker.bootstrap, idempotence=True, events_partitions=4,
+                         topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
+
+
 def _value(key: bytes, seq: int) -> bytes:
     return key + b"|" + str(seq).encode()
 
@@ -59,9 +65,9 @@ def _sequences(records: list[ConsumerRecord[bytes, bytes]]) -> dict[bytes, list[
     return found
 
 
-async def _commit_half(kafka: KafkaSettings) -> dict[TopicPartition, int]:
-    """Commit each partition's midpoint for GROUP, as a consumer that processed half would."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, group_id=GROUP, enable_auto_commit=False)
+async def _commit_half(kafka: KafkaSettings, group: str) -> dict[TopicPartition, int]:
+    """Commit each partition's midpoint for `group`, as a consumer that processed half would."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [TopicPartition(kafka.topics.events, p) for p in range(kafka.events_partitions)]
@@ -74,26 +80,27 @@ async def _commit_half(kafka: KafkaSettings) -> dict[TopicPartition, int]:
 
 
 async def test_acknowledged_records_and_committed_offsets_survive_kill_9(own_broker: ApacheKafka) -> None:
-    kafka = KafkaSettings(bootstrap=own_broker.bootstrap, idempotence=True, events_partitions=4)
+    kafka = _settings(own_broker)
     await ensure_topics(kafka)
     acked = await _produce_all(kafka)
     assert sum(map(len, acked.values())) == len(KEYS) * PER_KEY  # a healthy broker acknowledges all
-    committed = await _commit_half(kafka)
+    group = f"durability-{uuid.uuid4().hex[:8]}"
+    committed = await _commit_half(kafka, group)
 
     own_broker.kill()
     own_broker.start()
 
-    assert await committed_offsets(own_broker.bootstrap, GROUP) == committed
+    assert await committed_offsets(own_broker.bootstrap, group) == committed
     everything = await read_to_end(own_broker.bootstrap, kafka.topics.events)
     assert _sequences(everything) == acked  # every acknowledged record, once, in order per key
-    rest = await read_to_end(own_broker.bootstrap, kafka.topics.events, group_id=GROUP, from_committed=True)
+    rest = await read_to_end(own_broker.bootstrap, kafka.topics.events, group_id=group, from_committed=True)
     assert len(rest) == len(everything) - sum(committed.values())
     assert all(r.offset >= committed[TopicPartition(r.topic, r.partition)] for r in rest)
 
 
 async def test_records_in_flight_at_the_kill_are_written_once_in_order_when_acknowledged(
         own_broker: ApacheKafka) -> None:
-    kafka = KafkaSettings(bootstrap=own_broker.bootstrap, idempotence=True, events_partitions=4)
+    kafka = _settings(own_broker)
     await ensure_topics(kafka)
     # Small batches: many requests per partition, so the kill falls between acknowledged and in-flight
     # ones; a request timeout that outlasts the restart, so in-flight batches are retried, not failed.
@@ -112,9 +119,9 @@ async def test_records_in_flight_at_the_kill_are_written_once_in_order_when_ackn
         results = await asyncio.gather(*(future for _, _, future in second), return_exceptions=True)
     finally:
         await producer.stop()
-    acked = {(key, seq) for key, seq, _ in second} | {(key, seq) for seq in range(PER_KEY // 2) for key in KEYS}
-    acked -= {(key, seq) for (key, seq, _), result in zip(second, results, strict=True)
-              if isinstance(result, BaseException)}
+    acked = {(key, seq) for seq in range(PER_KEY // 2) for key in KEYS}
+    acked |= {(key, seq) for (key, seq, _), result in zip(second, results, strict=True)
+              if not isinstance(result, BaseException)}
     assert unacknowledged_at_kill > 0
     found = _sequences(await read_to_end(own_broker.bootstrap, kafka.topics.events))
     for key in KEYS:
