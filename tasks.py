@@ -9,10 +9,9 @@ installs convsync with its embedded PostgreSQL and broker into it, then runs.
 
 `test` without arguments is the broker matrix: the whole suite on Tansu (the embedded broker), then
 the Kafka-facing tests (`-m "kafka or apache_only"`) again on Apache Kafka (`CONVSYNC_TEST_KAFKA=apache`:
-the official broker jars, fetched with mvn into ~/.cache/convsync (or $CONVSYNC_KAFKA_CACHE) once;
-needs java 17+ and mvn). It
-passes only if both runs pass. With `CONVSYNC_KAFKA_BOOTSTRAP` set (a Kafka of your own) it runs the
-suite once against that broker.
+the official broker jars, fetched with mvn into ~/.cache/convsync, or $CONVSYNC_KAFKA_CACHE, once;
+needs java 17+ and mvn). It passes only if both runs pass. With `CONVSYNC_KAFKA_BOOTSTRAP` set
+(a Kafka of your own) it runs the suite once against that broker.
 
 With arguments, one pytest run with exactly those arguments, on the broker the environment names
 (Tansu unless `CONVSYNC_TEST_KAFKA=apache` or `CONVSYNC_KAFKA_BOOTSTRAP`), for iterating:
