@@ -1,13 +1,14 @@
 """Fixtures for the Kafka-facing tests that need Apache Kafka (the reference broker).
 
-Tests marked `apache_only` use a feature Tansu lacks (DESIGN §6); they are skipped, with the reason,
-unless the run's broker is Apache Kafka (`CONVSYNC_TEST_KAFKA=apache`, which `python3 tasks.py test`
+Tests marked `apache_only` use a feature Tansu lacks (DESIGN §6); the root conftest skips them, with
+the reason, unless the run's broker is Apache Kafka (`CONVSYNC_TEST_KAFKA=apache`, which `python3 tasks.py test`
 runs as the second leg of its matrix).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 import pytest
 
 from tests.support.apache_kafka import ApacheKafka
@@ -15,13 +16,6 @@ from tests.support.infra import broker_kind
 
 SKIP_REASON = ("needs Apache Kafka (CONVSYNC_TEST_KAFKA=apache; run by `python3 tasks.py test`): "
                "the broker of this run is {kind}")
-
-
-@pytest.fixture(autouse=True)
-def _apache_only(request: pytest.FixtureRequest) -> None:
-    kind = broker_kind()
-    if request.node.get_closest_marker("apache_only") and kind != "apache":
-        pytest.skip(SKIP_REASON.format(kind=kind))
 
 
 @pytest.fixture(scope="module")
