@@ -58,7 +58,10 @@ class Edge:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(self.link.connect()), asyncio.create_task(drain_forever(self.delivery))]
+        connecting = asyncio.create_task(self.link.connect())
+        tasks = [connecting, asyncio.create_task(drain_forever(self.delivery))]
+        # Give Kafka a moment before serving, so the first requests are not all spooled.
+        await asyncio.wait([connecting], timeout=self.settings.webhook.produce_timeout_s)
         try:
             yield
         finally:
