@@ -49,7 +49,8 @@ class Edge:
         return PlainTextResponse("ok\n")
 
     async def readyz(self, request: Request) -> Response:
-        checks = await readiness(self.link, self.spool, self.settings.database.url)
+        checks = await readiness(self.link, self.spool, self.settings.webhook.max_body_bytes,
+                                 self.settings.database.url)
         return JSONResponse(checks, status_code=200 if all(checks.values()) else 503)
 
     async def metrics_text(self, request: Request) -> Response:

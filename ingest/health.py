@@ -41,8 +41,9 @@ async def database_reachable(url: Secret) -> bool:
     return True
 
 
-async def readiness(link: KafkaLink, spool: Spool, database: Secret | None) -> dict[str, bool]:
-    checks = {"kafka": await kafka_reachable(link), "spool": not spool.full()}
+async def readiness(link: KafkaLink, spool: Spool, max_body_bytes: int, database: Secret | None) -> dict[str, bool]:
+    """Named checks; ready when all are True. The spool must have room for one more largest request."""
+    checks = {"kafka": await kafka_reachable(link), "spool": spool.has_room_for(max_body_bytes)}
     if database is not None:
         checks["database"] = await database_reachable(database)
     return checks

@@ -111,8 +111,9 @@ class Spool:
                     total += _size(entry)
         return total
 
-    def full(self) -> bool:
-        return self.size_bytes() >= self.max_bytes
+    def has_room_for(self, request_bytes: int) -> bool:
+        """Whether one more request of that size would fit (readiness asks for the largest)."""
+        return self.size_bytes() + request_bytes <= self.max_bytes
 
     def _open_segment(self) -> BinaryIO:
         self._seq += 1
