@@ -1,0 +1,132 @@
+"""The reconciler of one process: starts runs on leased pages, bounded, and keeps their tasks.
+
+Everything that syncs goes through here (the timer loop, the admin API, the CLI), so one semaphore
+bounds the pages synced at once (`max_parallel_pages`) and one `Governors` registry paces each page.
+A run starts only on a page this process leased; the lease is released when the run ends, with the
+next timer sync scheduled one interval (plus jitter) later. A run's failure is recorded on its row
+and never reaches the other runs.
+
+Rejections (what the caller answers):
+    SyncRejected
+    ├── UnknownPage    404
+    ├── PageNotActive  409 (needs_reauth or paused: replace the token first)
+    └── PageBusy       409 (another run holds the page's lease)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from reconciler import pages, runs
+from reconciler.pages import Lease
+from reconciler.run import RequestedMode, RunContext, RunOutcome, resolve_mode, run_page
+from reconciler.walk import Progress
+
+log = structlog.get_logger("convsync.reconciler")
+
+
+class SyncRejected(Exception):
+    status_code = 409
+
+
+class UnknownPage(SyncRejected):
+    status_code = 404
+
+
+class PageNotActive(SyncRejected):
+    pass
+
+
+class PageBusy(SyncRejected):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class StartedRun:
+    run_id: str
+    page_id: str
+    name: str
+    mode: runs.Mode
+    task: asyncio.Task[RunOutcome] = field(repr=False)
+
+
+def new_owner() -> str:
+    """This replica's lease owner id: readable host, unique suffix."""
+    return f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(slots=True)
+class Reconciler:
+    ctx: RunContext
+    owner: str = field(default_factory=new_owner)
+    rand: Callable[[], float] = random.random
+    running: set[asyncio.Task[RunOutcome]] = field(default_factory=set)
+    slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.slots = asyncio.Semaphore(self.ctx.settings.max_parallel_pages)
+
+    def free_slots(self) -> int:
+        return max(0, self.ctx.settings.max_parallel_pages - len(self.running))
+
+    async def start(self, page_id: str, requested: RequestedMode, trigger: str,
+                    on_progress: Progress | None = None) -> StartedRun:
+        """Lease one page and start its run now; raise a SyncRejected saying why not."""
+        async with self.ctx.pool.acquire() as conn:
+            found = await pages.public_rows(conn, page_id)
+            if not found:
+                raise UnknownPage(f"unknown page {page_id!r}")
+            if found[0]["status"] != "active":
+                raise PageNotActive(f"page {page_id!r} is {found[0]['status']}: add its token again first")
+            lease = await pages.lease_page(conn, page_id, self.owner, self.ctx.settings.lease_s)
+        if lease is None:
+            raise PageBusy(f"page {page_id!r} is being synced already")
+        return await self.launch(lease, requested, trigger, on_progress)
+
+    async def launch(self, lease: Lease, requested: RequestedMode, trigger: str,
+                     on_progress: Progress | None = None) -> StartedRun:
+        """Start the run of a page this process has leased (its row exists when this returns)."""
+        mode, run_id = resolve_mode(requested, lease.last_synced_at), runs.new_run_id()
+        async with self.ctx.pool.acquire() as conn:
+            await runs.fail_abandoned(conn, lease.page_id)
+            await runs.create(conn, run_id, lease.page_id, mode, trigger, lease.last_synced_at)
+        task = asyncio.create_task(self._run(lease, mode, run_id, on_progress))
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+        return StartedRun(run_id, lease.page_id, lease.name, mode, task)
+
+    async def start_all(self, requested: RequestedMode, trigger: str) -> tuple[list[StartedRun], dict[str, str]]:
+        """A run for every active page (all in parallel, bounded); pages that cannot start say why."""
+        async with self.ctx.pool.acquire() as conn:
+            page_ids = await pages.active_page_ids(conn)
+        started, skipped = [], {}
+        for page_id in page_ids:
+            try:
+                started.append(await self.start(page_id, requested, trigger))
+            except SyncRejected as exc:
+                skipped[page_id] = str(exc)
+        return started, skipped
+
+    async def _run(self, lease: Lease, mode: runs.Mode, run_id: str, on_progress: Progress | None) -> RunOutcome:
+        try:
+            async with self.slots:
+                return await run_page(self.ctx, lease, mode, run_id, on_progress)
+        finally:
+            async with self.ctx.pool.acquire() as conn:
+                await pages.release(conn, lease, self.next_sync_in_s())
+
+    def next_sync_in_s(self) -> float:
+        settings = self.ctx.settings
+        return settings.interval_s * (1.0 + settings.jitter * self.rand())
+
+    async def drain(self) -> None:
+        """Wait for every run this process started (on shutdown)."""
+        if self.running:
+            await asyncio.gather(*self.running, return_exceptions=True)
