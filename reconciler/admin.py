@@ -27,10 +27,9 @@ from starlette.routing import BaseRoute, Route
 
 from ingest.settings import Settings
 from reconciler import compat, pages, runs
-from reconciler.applied import wait_applied
 from reconciler.requests import BadRequest, json_object, page_id, page_request, sync_mode
 from reconciler.resources import open_reconciler
-from reconciler.service import Reconciler, StartedRun, SyncRejected
+from reconciler.service import Reconciler, SyncRejected
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -117,7 +116,7 @@ class AdminApi:
         started = await self.reconciler.start(page_id(request.path_params["page_id"]), mode, "admin")
         if request.query_params.get("wait", "").lower() not in {"1", "true", "yes"}:
             return JSONResponse({"run_id": started.run_id, "mode": started.mode}, status_code=202)
-        return JSONResponse(await self.finished(started))
+        return JSONResponse(await self.reconciler.finished(started))
 
     async def sync_all(self, request: Request) -> Response:
         mode = sync_mode(json_object(await request.body(), empty_ok=True))
@@ -143,21 +142,12 @@ class AdminApi:
             started = await self.reconciler.start(wanted, "auto", "compat")
         except SyncRejected as exc:
             return JSONResponse(compat.sync_rejected(str(exc)), status_code=exc.status_code)
-        return JSONResponse(compat.sync_answer(await self.finished(started)))
+        return JSONResponse(compat.sync_answer(await self.reconciler.finished(started)))
 
     async def compat_sync_all(self, request: Request) -> Response:
         started, skipped = await self.reconciler.start_all("auto", "compat")
-        results = [compat.page_result(s.page_id, s.name, await self.finished(s)) for s in started]
+        results = [compat.page_result(s.page_id, s.name, await self.reconciler.finished(s)) for s in started]
         return JSONResponse(compat.sync_all_answer(results, skipped))
-
-    async def finished(self, started: StartedRun) -> dict[str, Any]:
-        """The run's row once it ended and (bounded) once the consumers applied it."""
-        outcome = await started.task
-        ctx = self.reconciler.ctx
-        applied = await wait_applied(ctx.pool, outcome.applied_check, ctx.settings.apply_wait_s)
-        async with ctx.pool.acquire() as conn:
-            row = await runs.get(conn, started.run_id)
-        return {**(row or {}), "applied": applied}
 
 
 def admin_api(settings: Settings) -> tuple[list[BaseRoute], Callable[[Starlette], Any]]:

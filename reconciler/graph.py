@@ -76,6 +76,7 @@ class GraphClient:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     rand: Callable[[], float] = random.random
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    learned_limit: dict[str, int] = field(default_factory=dict)  # per page, after "reduce the amount of data"
 
     def url(self, path: str) -> str:
         return f"{self.settings.url}/{self.settings.version}/{path.lstrip('/')}"
@@ -84,7 +85,7 @@ class GraphClient:
         self, page_id: str, token: Secret, path: str, params: Mapping[str, str], stats: CallStats
     ) -> Answer:
         """GET one Graph object or listing page for `page_id`, waiting, retrying or raising as classified."""
-        governor, attempts, sent = self.governors.for_page(page_id), Attempts(), dict(params)
+        governor, attempts, sent = self.governors.for_page(page_id), Attempts(), self._within_learned(page_id, params)
         while True:
             await governor.turn()
             verdict, body = await self._attempt(governor, page_id, token, path, sent)
@@ -94,6 +95,16 @@ class GraphClient:
             stats.throttled += verdict.kind == "throttled"
             attempts = attempts.after(verdict)
             await self._recover(governor, verdict, attempts, sent)
+            if verdict.kind == "too_much_data":
+                self.learned_limit[page_id] = int(sent["limit"])
+
+    def _within_learned(self, page_id: str, params: Mapping[str, str]) -> dict[str, str]:
+        """The params, with `limit` no larger than what this page's answers showed Meta accepts."""
+        sent = dict(params)
+        learned = self.learned_limit.get(page_id)
+        if learned is not None and "limit" in sent and int(sent["limit"]) > learned:
+            sent["limit"] = str(learned)
+        return sent
 
     async def _recover(self, governor: PageGovernor, verdict: Verdict, attempts: Attempts, sent: dict[str, str]) -> None:
         if verdict.kind == "token_dead":

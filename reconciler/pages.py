@@ -44,7 +44,7 @@ async def upsert(conn: Conn, page_id: str, platform: str, name: str, ciphertext:
         INSERT INTO pages (page_id, platform, name, access_token) VALUES ($1, $2, $3, $4)
         ON CONFLICT (page_id) DO UPDATE SET
             platform = EXCLUDED.platform, name = EXCLUDED.name, access_token = EXCLUDED.access_token,
-            status = 'active', status_reason = NULL, updated_at = now()
+            status = 'active', status_reason = NULL, next_sync_at = NULL, updated_at = now()
         RETURNING (xmax = 0)
         """,
         page_id, platform, name, ciphertext,

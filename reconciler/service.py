@@ -21,10 +21,12 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
-from reconciler import pages, runs
+from reconciler import metrics, pages, runs
+from reconciler.applied import wait_applied
 from reconciler.pages import Lease
 from reconciler.run import RequestedMode, RunContext, RunOutcome, resolve_mode, run_page
 from reconciler.walk import Progress
@@ -68,6 +70,7 @@ class Reconciler:
     owner: str = field(default_factory=new_owner)
     rand: Callable[[], float] = random.random
     running: set[asyncio.Task[RunOutcome]] = field(default_factory=set)
+    watchers: set[asyncio.Task[None]] = field(default_factory=set)
     slots: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -117,7 +120,9 @@ class Reconciler:
     async def _run(self, lease: Lease, mode: runs.Mode, run_id: str, on_progress: Progress | None) -> RunOutcome:
         try:
             async with self.slots:
-                return await run_page(self.ctx, lease, mode, run_id, on_progress)
+                outcome = await run_page(self.ctx, lease, mode, run_id, on_progress)
+            self._count(outcome)
+            return outcome
         finally:
             async with self.ctx.pool.acquire() as conn:
                 await pages.release(conn, lease, self.next_sync_in_s())
@@ -126,7 +131,36 @@ class Reconciler:
         settings = self.ctx.settings
         return settings.interval_s * (1.0 + settings.jitter * self.rand())
 
+    def _count(self, outcome: RunOutcome) -> None:
+        metrics.RUNS.labels(outcome.mode, outcome.status).inc()
+        metrics.GRAPH_CALLS.labels(outcome.page_id).inc(outcome.tally.graph_calls)
+        metrics.THROTTLED.labels(outcome.page_id).inc(outcome.tally.throttled)
+        metrics.CONVERSATIONS.labels(outcome.page_id).inc(outcome.tally.conversations)
+        watcher = asyncio.create_task(self._count_gaps(outcome))
+        self.watchers.add(watcher)
+        watcher.add_done_callback(self.watchers.discard)
+
+    async def _count_gaps(self, outcome: RunOutcome) -> None:
+        """Once the consumers applied the run, add its gap messages to the missed-webhook metric."""
+        if not await wait_applied(self.ctx.pool, outcome.applied_check, self.ctx.settings.apply_wait_s, poll_s=1.0):
+            return
+        async with self.ctx.pool.acquire() as conn:
+            row = await runs.get(conn, outcome.run_id) or {}
+        metrics.MISSED_WEBHOOK_MESSAGES.labels(outcome.page_id).inc(int(row.get("gap_messages") or 0))
+
+    async def finished(self, started: StartedRun) -> dict[str, Any]:
+        """The run's row once it ended and, bounded by `apply_wait_s`, once the consumers applied
+        its snapshots (`applied` says whether they did in time)."""
+        outcome = await started.task
+        applied = await wait_applied(self.ctx.pool, outcome.applied_check, self.ctx.settings.apply_wait_s)
+        async with self.ctx.pool.acquire() as conn:
+            row = await runs.get(conn, started.run_id)
+        return {**(row or {}), "applied": applied}
+
     async def drain(self) -> None:
-        """Wait for every run this process started (on shutdown)."""
+        """Wait for every run this process started (on shutdown); stop watching for applied runs."""
         if self.running:
             await asyncio.gather(*self.running, return_exceptions=True)
+        for watcher in list(self.watchers):
+            watcher.cancel()
+        await asyncio.gather(*self.watchers, return_exceptions=True)
