@@ -33,6 +33,8 @@ Event = Mapping[str, Any]
 
 def map_record(record: EventRecord) -> Rows:
     """The rows of one record; raise RecordError when its content is unusable."""
+    if "\\u0000" in canonical_json(record.event):
+        raise RecordError("event contains a NUL character, which PostgreSQL text cannot store")
     if record.source == "graph":
         return _snapshot(record)
     mapper = _WEBHOOK_MAPPERS.get(_kind(record))

@@ -10,9 +10,9 @@ WITH keys AS (
                 THEN n.text ELSE c.snapshot_snippet END AS snippet,
            CASE WHEN c.snapshot_at IS NULL AND s.total = 0 THEN c.message_count
                 ELSE GREATEST(s.total, COALESCE(c.snapshot_message_count, 0) + s.after_snapshot) END AS message_count,
-           CASE WHEN s.last_outbound_at > COALESCE(c.snapshot_at, '-infinity') THEN s.inbound_after_outbound
+           CASE WHEN s.last_outbound_at > COALESCE(c.snapshot_at, '-infinity') THEN i.inbound_after_outbound
                 WHEN c.snapshot_at IS NULL AND s.total = 0 THEN c.unread_count
-                ELSE COALESCE(c.snapshot_unread_count, 0) + s.inbound_after_snapshot END AS unread_count,
+                ELSE COALESCE(c.snapshot_unread_count, 0) + i.inbound_after_snapshot END AS unread_count,
            GREATEST(c.read_watermark, rd.read_at) AS read_watermark
     FROM keys k
     JOIN conversations c ON c.page_id = k.page_id AND c.user_id = k.user_id
