@@ -92,9 +92,10 @@ class Governors:
 
     policy: GovernorPolicy
     clock: Clock = time.monotonic
+    sleep: Sleep = _sleep
     by_page: dict[str, PageGovernor] = field(default_factory=dict)
 
     def for_page(self, page_id: str) -> PageGovernor:
         if page_id not in self.by_page:
-            self.by_page[page_id] = PageGovernor(self.policy, self.clock)
+            self.by_page[page_id] = PageGovernor(self.policy, self.clock, self.sleep)
         return self.by_page[page_id]

@@ -9,6 +9,7 @@ governors; closing waits for the runs still going, then flushes the producer.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -18,7 +19,7 @@ import asyncpg
 
 from ingest.kafka import ensure_topics, producer
 from ingest.settings import Settings, require
-from reconciler.governor import GovernorPolicy, Governors
+from reconciler.governor import Clock, GovernorPolicy, Governors, Sleep
 from reconciler.graph import GraphClient
 from reconciler.run import RunContext
 from reconciler.service import Reconciler
@@ -43,18 +44,20 @@ async def open_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 
 
 @contextlib.asynccontextmanager
-async def open_reconciler(settings: Settings, owner: str | None = None) -> AsyncIterator[Reconciler]:
+async def open_reconciler(settings: Settings, owner: str | None = None, *, clock: Clock = time.monotonic,
+                          sleep: Sleep = asyncio.sleep) -> AsyncIterator[Reconciler]:
+    """`clock` and `sleep` pace the Graph calls (tests pass a virtual clock to wait without waiting)."""
     cipher = TokenCipher(require(settings.graph.token_keys, "TOKEN_KEY"))
     require(settings.kafka.bootstrap, "KAFKA_BOOTSTRAP")
     await ensure_topics(settings.kafka)
-    governors = Governors(GovernorPolicy(calls_per_second=settings.graph.calls_per_second))
+    governors = Governors(GovernorPolicy(calls_per_second=settings.graph.calls_per_second), clock, sleep)
     async with contextlib.AsyncExitStack() as stack:
         pool = await stack.enter_async_context(open_pool(settings))
         kafka = producer(settings.kafka)
         await kafka.start()
         stack.push_async_callback(kafka.stop)
         session = await stack.enter_async_context(aiohttp.ClientSession(timeout=GRAPH_TIMEOUT))
-        graph = GraphClient(settings.graph, session, governors)
+        graph = GraphClient(settings.graph, session, governors, sleep=sleep)
         walker = Walker(graph, kafka, settings.kafka.topics.events, _clock_ms)
         reconciler = Reconciler(RunContext(pool, walker, cipher, settings.reconciler))
         if owner is not None:
