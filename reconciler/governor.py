@@ -7,7 +7,8 @@ a walk whose responses come back faster than the interval runs at the floor with
 because a reservation is taken from the previous *start*, not from the previous answer.
 
 Meta's usage header stretches the interval as the budget fills (from `slow_from_percent` up to
-`max_slowdown` times at 100%), and a throttle answer pauses the page until the time Meta named.
+`max_slowdown` times at 100%), and a throttle answer pauses the page for the time Meta named
+(`estimated_time_to_regain_access`), shared by every caller of that page.
 """
 
 from __future__ import annotations
@@ -50,9 +51,11 @@ class GovernorState:
         start = max(now, self.next_start, self.paused_until)
         return start, replace(self, next_start=start + policy.interval_s(self.usage_percent))
 
-    def observe(self, usage: Usage, now: float) -> GovernorState:
-        paused = now + usage.regain_s if usage.regain_s else self.paused_until
-        return replace(self, usage_percent=usage.percent, paused_until=max(self.paused_until, paused))
+    def observe(self, usage: Usage) -> GovernorState:
+        """Take the reported usage into the pace. The regain time is not a pause here: it only binds
+        once Meta actually throttles (then `pause` applies it), while a successful answer that
+        reports one (rounded up to whole minutes) would otherwise stall a page that is not blocked."""
+        return replace(self, usage_percent=usage.percent)
 
     def pause(self, wait_s: float, now: float) -> GovernorState:
         return replace(self, paused_until=max(self.paused_until, now + wait_s))
@@ -80,7 +83,7 @@ class PageGovernor:
 
     def observe(self, usage: Usage | None) -> None:
         if usage is not None:
-            self.state = self.state.observe(usage, self.clock())
+            self.state = self.state.observe(usage)
 
     def pause(self, wait_s: float) -> None:
         self.state = self.state.pause(wait_s, self.clock())

@@ -34,10 +34,12 @@ def test_interval_stretches_as_usage_rises(percent: float, factor: float) -> Non
     assert POLICY.interval_s(percent) == pytest.approx(0.5 * factor)
 
 
-def test_regain_time_pauses_the_page() -> None:
-    state = GovernorState().observe(Usage(100.0, 60.0), now=10.0)
-    start, _ = state.reserve(POLICY, 11.0)
-    assert start == 70.0
+def test_usage_slows_but_only_a_throttle_pauses() -> None:
+    state = GovernorState().observe(Usage(100.0, 60.0))
+    start, state = state.reserve(POLICY, 11.0)
+    assert start == 11.0 and state.next_start == 13.0
+    start, _ = state.pause(60.0, now=11.5).reserve(POLICY, 12.0)
+    assert start == 71.5
 
 
 def test_pause_never_shortens() -> None:
