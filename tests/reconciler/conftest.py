@@ -43,8 +43,14 @@ def settings(database_url: str, kafka: KafkaSettings) -> Settings:
 async def serve_admin(settings: Settings) -> AsyncIterator[str]:
     """The admin API alone (what `convsync serve` composes into the edge app) on 127.0.0.1."""
     api = AdminApi(settings)
-    app = Starlette(routes=api.routes(), lifespan=api.lifespan)
-    port = free_port()
+    async with serve_app(Starlette(routes=api.routes(), lifespan=api.lifespan)) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: Starlette, port: int | None = None) -> AsyncIterator[str]:
+    """Any ASGI app under uvicorn on a (free) loopback port, in this event loop."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
     for _ in range(200):

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from emulator.graph import GraphConfig
 from emulator.runner import Emulator, EmulatorConfig, run_emulator
+from emulator.webhooks import WebhookConfig
 from emulator.world import WorldConfig
 from ingest.records import EventRecord, decode
 from ingest.settings import KafkaSettings, Settings
@@ -80,11 +81,12 @@ async def register_pages(settings: Settings, emu: Emulator) -> None:
 @contextlib.asynccontextmanager
 async def environment(database_url: str, kafka: KafkaSettings, *, world: WorldConfig,
                       graph: GraphConfig | None = None, governor_rate: float | None = None, virtual: bool = True,
-                      **knobs: Any) -> AsyncIterator[Env]:
+                      webhook: WebhookConfig | None = None, **knobs: Any) -> AsyncIterator[Env]:
     """The emulator and a reconciler whose governor runs at `governor_rate` (default: the emulator's)."""
     graph = dataclasses.replace(graph or GraphConfig(calls_per_second=50.0), app_secret=APP_SECRET)
     clock = VirtualClock() if virtual else None
-    async with run_emulator(EmulatorConfig(world=world, graph=graph), clock=clock or time.monotonic) as emu:
+    config = EmulatorConfig(world=world, graph=graph, webhook=webhook)
+    async with run_emulator(config, clock=clock or time.monotonic) as emu:
         settings = make_settings(database_url, kafka, emu.graph_url, **knobs)
         rate = governor_rate or graph.calls_per_second
         settings = dataclasses.replace(settings, graph=dataclasses.replace(settings.graph, calls_per_second=rate))
