@@ -35,11 +35,11 @@ def new_run_id() -> str:
 
 
 async def create(conn: Conn, run_id: str, page_id: str, mode: Mode, trigger: str,
-                 watermark_from: datetime | None) -> None:
+                 watermark_from: datetime | None, owner: str) -> None:
     await conn.execute(
-        """INSERT INTO sync_runs (run_id, page_id, mode, trigger, status, started_at, watermark_from)
-           VALUES ($1, $2, $3, $4, 'running', now(), $5)""",
-        uuid.UUID(run_id), page_id, mode, trigger, watermark_from,
+        """INSERT INTO sync_runs (run_id, page_id, mode, trigger, status, started_at, watermark_from, owner)
+           VALUES ($1, $2, $3, $4, 'running', now(), $5, $6)""",
+        uuid.UUID(run_id), page_id, mode, trigger, watermark_from, owner,
     )
 
 

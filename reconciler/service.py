@@ -99,7 +99,7 @@ class Reconciler:
         mode, run_id = resolve_mode(requested, lease.last_synced_at), runs.new_run_id()
         async with self.ctx.pool.acquire() as conn:
             await runs.fail_abandoned(conn, lease.page_id)
-            await runs.create(conn, run_id, lease.page_id, mode, trigger, lease.last_synced_at)
+            await runs.create(conn, run_id, lease.page_id, mode, trigger, lease.last_synced_at, self.owner)
         task = asyncio.create_task(self._run(lease, mode, run_id, on_progress))
         self.running.add(task)
         task.add_done_callback(self.running.discard)
