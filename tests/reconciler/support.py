@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from consumers.loop import run_consumer
 from emulator.graph import GraphConfig
 from emulator.runner import Emulator, EmulatorConfig, run_emulator
 from emulator.webhooks import WebhookConfig
@@ -94,6 +96,20 @@ async def environment(database_url: str, kafka: KafkaSettings, *, world: WorldCo
         timing: dict[str, Any] = {"clock": clock, "sleep": clock.sleep} if clock else {}
         async with open_reconciler(settings, **timing) as reconciler:
             yield Env(emu, settings, reconciler, clock)
+
+
+@contextlib.asynccontextmanager
+async def consumers_running(settings: Settings) -> AsyncIterator[None]:
+    """The real consumers (one group member of a group of this test's own) writing PostgreSQL."""
+    grouped = dataclasses.replace(settings, consumer=dataclasses.replace(
+        settings.consumer, group_id=f"g-{uuid.uuid4().hex[:8]}", batch_max_wait_ms=50))
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_consumer(grouped, stop=stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
 
 
 async def read_records(kafka: KafkaSettings, count: int, timeout_s: float = 20.0) -> list[EventRecord]:

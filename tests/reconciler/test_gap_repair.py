@@ -5,44 +5,27 @@ emulator's ground truth for every message within Meta's 20-message window."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import random
 import time
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from consumers.loop import run_consumer
 from convsync.embedded import free_port
 from emulator import truth
 from emulator.traffic import DEFAULT_MIX, step
 from emulator.webhooks import WebhookConfig
 from emulator.world import WorldConfig
 from ingest.app import create_app
-from ingest.settings import KafkaSettings, Settings
+from ingest.settings import KafkaSettings
 from tests.reconciler.conftest import APP_SECRET, make_settings, serve_app
-from tests.reconciler.support import environment
+from tests.reconciler.support import consumers_running, environment
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
 WORLD = WorldConfig(seed=11, pages=2, conversations_per_page=40, messages_per_conversation=4)
-
-
-@contextlib.asynccontextmanager
-async def consumers_running(settings: Settings) -> AsyncIterator[None]:
-    grouped = dataclasses.replace(settings, consumer=dataclasses.replace(
-        settings.consumer, group_id=f"g-{uuid.uuid4().hex[:8]}", batch_max_wait_ms=50))
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_consumer(grouped, stop=stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
 
 
 def repaired(diff: truth.Diff, lost_edits: set[str]) -> bool:
