@@ -6,8 +6,8 @@ burst of one (calls start at least `interval` apart), which is exactly "paced at
 a walk whose responses come back faster than the interval runs at the floor with no idle time added,
 because a reservation is taken from the previous *start*, not from the previous answer.
 
-Meta's usage header stretches the interval as the budget fills (from `slow_from_percent` up to
-`max_slowdown` times at 100%), and a throttle answer pauses the page for the time Meta named
+Meta's reported `call_count` stretches the interval as that budget fills (from `slow_from_percent` up
+to `max_slowdown` times at 100%; the time budgets grow with answer size, not pace, see `usage`), and a throttle answer pauses the page for the time Meta named
 (`estimated_time_to_regain_access`), shared by every caller of that page.
 """
 

@@ -76,7 +76,8 @@ class GraphClient:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     rand: Callable[[], float] = random.random
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    learned_limit: dict[str, int] = field(default_factory=dict)  # per page, after "reduce the amount of data"
+    # After "reduce the amount of data": the largest limit Meta accepted for a query shape (its fields).
+    learned_limit: dict[str, int] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         return f"{self.settings.url}/{self.settings.version}/{path.lstrip('/')}"
@@ -85,7 +86,7 @@ class GraphClient:
         self, page_id: str, token: Secret, path: str, params: Mapping[str, str], stats: CallStats
     ) -> Answer:
         """GET one Graph object or listing page for `page_id`, waiting, retrying or raising as classified."""
-        governor, attempts, sent = self.governors.for_page(page_id), Attempts(), self._within_learned(page_id, params)
+        governor, attempts, sent = self.governors.for_page(page_id), Attempts(), self._within_learned(params)
         while True:
             await governor.turn()
             verdict, body = await self._attempt(governor, page_id, token, path, sent)
@@ -96,12 +97,13 @@ class GraphClient:
             attempts = attempts.after(verdict)
             await self._recover(governor, verdict, attempts, sent)
             if verdict.kind == "too_much_data":
-                self.learned_limit[page_id] = int(sent["limit"])
+                self.learned_limit[sent.get("fields", "")] = int(sent["limit"])
 
-    def _within_learned(self, page_id: str, params: Mapping[str, str]) -> dict[str, str]:
-        """The params, with `limit` no larger than what this page's answers showed Meta accepts."""
+    def _within_learned(self, params: Mapping[str, str]) -> dict[str, str]:
+        """The params, with `limit` no larger than Meta accepted for the same fields before: the data
+        budget depends on the query's shape, so one page's lesson spares every page the code-1 call."""
         sent = dict(params)
-        learned = self.learned_limit.get(page_id)
+        learned = self.learned_limit.get(sent.get("fields", ""))
         if learned is not None and "limit" in sent and int(sent["limit"]) > learned:
             sent["limit"] = str(learned)
         return sent

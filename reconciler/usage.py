@@ -4,6 +4,10 @@
 `{"type", "call_count", "total_cputime", "total_time", "estimated_time_to_regain_access"}` with the
 percentages 0-100 and the wait in minutes. `X-App-Usage` carries the same percentages for the app.
 Headers absent or unreadable mean "unknown", never "zero": the governor then keeps its own pace.
+
+`call_count` is kept apart from the time percentages: the governor's pace spends the first, while the
+others grow with the size of the answers (a page of 50 conversations with 20 messages each is heavy
+whatever the pace); when those run out Meta throttles, and the throttle's wait is what we honour.
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ from typing import Any
 
 BUC_HEADER = "X-Business-Use-Case-Usage"
 APP_HEADER = "X-App-Usage"
-_PERCENT_FIELDS = ("call_count", "total_cputime", "total_time")
+_TIME_FIELDS = ("total_cputime", "total_time")
 
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    percent: float  # the highest of the reported percentages
+    percent: float  # the highest reported call_count: the budget our pace spends
     regain_s: float | None  # estimated_time_to_regain_access in seconds, when Meta gave one > 0
+    time_percent: float = 0.0  # the highest total_time / total_cputime: what heavy answers cost Meta
 
 
 def parse_usage(headers: Mapping[str, str], page_id: str) -> Usage | None:
@@ -29,9 +34,10 @@ def parse_usage(headers: Mapping[str, str], page_id: str) -> Usage | None:
     entries = [*_buc_entries(headers.get(BUC_HEADER), page_id), *_app_entries(headers.get(APP_HEADER))]
     if not entries:
         return None
-    percent = max(_percent(e) for e in entries)
+    calls = max(_number(e.get("call_count")) for e in entries)
+    time_spent = max(max(_number(e.get(n)) for n in _TIME_FIELDS) for e in entries)
     regain_min = max((_number(e.get("estimated_time_to_regain_access")) for e in entries), default=0.0)
-    return Usage(percent, regain_min * 60.0 if regain_min > 0 else None)
+    return Usage(calls, regain_min * 60.0 if regain_min > 0 else None, time_spent)
 
 
 def _buc_entries(raw: str | None, page_id: str) -> list[Mapping[str, Any]]:
@@ -59,10 +65,6 @@ def _json(raw: str | None) -> Any:
         return json.loads(raw)
     except ValueError:
         return None
-
-
-def _percent(entry: Mapping[str, Any]) -> float:
-    return max(_number(entry.get(name)) for name in _PERCENT_FIELDS)
 
 
 def _number(value: Any) -> float:

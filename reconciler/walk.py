@@ -10,14 +10,14 @@ it moves the watermark, so the watermark never passes data that is not durably i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from ingest.records import EventRecord, Platform, encode, key_bytes
 from ingest.settings import Secret
-from reconciler.graph import CallStats, GraphClient
+from reconciler.graph import Answer, CallStats, GraphClient
 from reconciler.snapshot import FULL_SYNC_FOLDERS, listing_params, parse_time, read_listing, snapshot_record
 
 
@@ -77,31 +77,48 @@ class Walker:
         return result
 
     async def _folder(self, plan: WalkPlan, folder: str, stats: CallStats, result: WalkResult) -> None:
-        after: str | None = None
-        limit = plan.page_size
-        while True:
-            params = listing_params(plan.platform, folder, limit, after)
-            answer = await self.graph.get(plan.page_id, plan.token, f"{plan.page_id}/conversations", params, stats)
-            limit = int(answer.params.get("limit", limit))
-            listing = read_listing(answer.body)
-            reached_cutoff = await self._produce(plan, folder, listing.conversations, result)
-            if self.on_progress is not None:
-                self.on_progress(result, stats)
-            if reached_cutoff or listing.after is None:
-                return
-            after = listing.after
+        """Walk one folder. The next listing page is requested as soon as this one's cursor is known,
+        so producing this page's records overlaps the next call: the governor alone sets the pace."""
+        fetch = asyncio.create_task(self._fetch(plan, folder, plan.page_size, None, stats))
+        try:
+            while True:
+                answer = await fetch
+                listing = read_listing(answer.body)
+                reached_cutoff = _reaches_cutoff(plan, listing.conversations)
+                more = not reached_cutoff and listing.after is not None
+                if more:
+                    limit = int(answer.params.get("limit", plan.page_size))
+                    fetch = asyncio.create_task(self._fetch(plan, folder, limit, listing.after, stats))
+                await self._produce(plan, folder, listing.conversations, result)
+                if self.on_progress is not None:
+                    self.on_progress(result, stats)
+                if not more:
+                    return
+        finally:
+            if not fetch.done():
+                fetch.cancel()
+                await asyncio.gather(fetch, return_exceptions=True)
 
-    async def _produce(self, plan: WalkPlan, folder: str, conversations: Any, result: WalkResult) -> bool:
-        """Send the records of one listing page; True once a conversation below the cutoff appears."""
+    async def _fetch(self, plan: WalkPlan, folder: str, limit: int, after: str | None, stats: CallStats) -> Answer:
+        params = listing_params(plan.platform, folder, limit, after)
+        return await self.graph.get(plan.page_id, plan.token, f"{plan.page_id}/conversations", params, stats)
+
+    async def _produce(self, plan: WalkPlan, folder: str, conversations: Sequence[Any], result: WalkResult) -> None:
+        """Send the records of one listing page, up to the first conversation below the cutoff."""
         for conversation in conversations:
             updated = parse_time(_mapping(conversation).get("updated_time"))
             if plan.cutoff is not None and updated < plan.cutoff:
-                return True
+                return
             record = snapshot_record(conversation, page_id=plan.page_id, platform=plan.platform, folder=folder,
                                      run_id=plan.run_id, now_ms=self.clock_ms())
             ack = await self.sender.send(self.topic, encode(record), key=key_bytes(record))
             result.add(record, updated, ack)
+
+
+def _reaches_cutoff(plan: WalkPlan, conversations: Sequence[Any]) -> bool:
+    if plan.cutoff is None:
         return False
+    return any(parse_time(_mapping(c).get("updated_time")) < plan.cutoff for c in conversations)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

@@ -11,14 +11,14 @@ def buc(page: str, **entry: object) -> dict[str, str]:
     return {"X-Business-Use-Case-Usage": json.dumps({page: [{"type": "pages", **entry}]})}
 
 
-def test_highest_percentage_of_this_page() -> None:
+def test_call_count_apart_from_the_time_budgets() -> None:
     headers = buc("p1", call_count=40, total_cputime=75, total_time=10, estimated_time_to_regain_access=0)
-    assert parse_usage(headers, "p1") == Usage(75.0, None)
+    assert parse_usage(headers, "p1") == Usage(40.0, None, 75.0)
 
 
 def test_regain_minutes_become_seconds() -> None:
     headers = buc("p1", call_count=100, estimated_time_to_regain_access=3)
-    assert parse_usage(headers, "p1") == Usage(100.0, 180.0)
+    assert parse_usage(headers, "p1") == Usage(100.0, 180.0, 0.0)
 
 
 def test_app_usage_counts_too() -> None:
