@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,7 @@ class CallStats:
 
     calls: int = 0
     throttled: int = 0
+    answer_s: float = 0.0  # summed time from request sent to answer read (Meta's side of the clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +91,9 @@ class GraphClient:
         governor, attempts, sent = self.governors.for_page(page_id), Attempts(), self._within_learned(params)
         while True:
             await governor.turn()
+            sent_at = time.perf_counter()
             verdict, body = await self._attempt(governor, page_id, token, path, sent)
-            stats.calls += 1
+            stats.calls, stats.answer_s = stats.calls + 1, stats.answer_s + time.perf_counter() - sent_at
             if verdict.kind == "ok":
                 return Answer(body, sent)
             stats.throttled += verdict.kind == "throttled"

@@ -155,7 +155,7 @@ async def _failure(ctx: RunContext, lease: Lease, exc: BaseException) -> str:
 def _outcome(lease: Lease, mode: Mode, run_id: str, status: runs.FinalStatus, stats: CallStats,
              result: WalkResult | None, error: str | None) -> RunOutcome:
     walked = result or WalkResult()
-    tally = RunTally(walked.conversations, walked.messages, stats.calls, stats.throttled)
+    tally = RunTally(walked.conversations, walked.messages, stats.calls, stats.throttled, stats.answer_s)
     return RunOutcome(run_id, lease.page_id, mode, status, tally,
                       walked.newest if status == "succeeded" else None, error, tuple(walked.applied_check))
 

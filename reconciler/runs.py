@@ -27,6 +27,7 @@ class RunTally:
     messages: int = 0
     graph_calls: int = 0
     throttled: int = 0
+    answer_s: float = 0.0  # time spent waiting for Meta's answers (not stored; benchmarks read it)
 
 
 def new_run_id() -> str:
@@ -35,8 +36,14 @@ def new_run_id() -> str:
 
 async def create(conn: Conn, run_id: str, page_id: str, mode: Mode, trigger: str,
                  watermark_from: datetime | None, owner: str) -> None:
+    """The run's row, `running`. Runs of the page still open were left by a process that died (the
+    caller holds the page's lease now): they are marked failed in the same statement."""
     await conn.execute(
-        """INSERT INTO sync_runs (run_id, page_id, mode, trigger, status, started_at, watermark_from, owner)
+        """WITH abandoned AS (
+               UPDATE sync_runs SET status = 'failed', finished_at = now(),
+                      error = 'abandoned: the reconciler stopped before finishing'
+               WHERE page_id = $2 AND status IN ('queued', 'running'))
+           INSERT INTO sync_runs (run_id, page_id, mode, trigger, status, started_at, watermark_from, owner)
            VALUES ($1, $2, $3, $4, 'running', now(), $5, $6)""",
         uuid.UUID(run_id), page_id, mode, trigger, watermark_from, owner,
     )
@@ -58,16 +65,6 @@ async def finish(conn: Conn, run_id: str, status: FinalStatus, tally: RunTally,
            WHERE run_id = $1""",
         uuid.UUID(run_id), status, tally.conversations, tally.messages, tally.graph_calls,
         tally.throttled, watermark_to, error,
-    )
-
-
-async def fail_abandoned(conn: Conn, page_id: str) -> None:
-    """Runs of this page left `running` by a process that died: they failed (a new lease was granted)."""
-    await conn.execute(
-        """UPDATE sync_runs SET status = 'failed', finished_at = now(),
-                  error = 'abandoned: the reconciler stopped before finishing'
-           WHERE page_id = $1 AND status IN ('queued', 'running')""",
-        page_id,
     )
 
 

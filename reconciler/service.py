@@ -83,22 +83,21 @@ class Reconciler:
                     on_progress: Progress | None = None) -> StartedRun:
         """Lease one page and start its run now; raise a SyncRejected saying why not."""
         async with self.ctx.pool.acquire() as conn:
-            found = await pages.public_rows(conn, page_id)
-            if not found:
-                raise UnknownPage(f"unknown page {page_id!r}")
-            if found[0]["status"] != "active":
-                raise PageNotActive(f"page {page_id!r} is {found[0]['status']}: add its token again first")
             lease = await pages.lease_page(conn, page_id, self.owner, self.ctx.settings.lease_s)
-        if lease is None:
-            raise PageBusy(f"page {page_id!r} is being synced already")
-        return await self.launch(lease, requested, trigger, on_progress)
+            status = None if lease else await conn.fetchval("SELECT status FROM pages WHERE page_id = $1", page_id)
+        if lease is not None:
+            return await self.launch(lease, requested, trigger, on_progress)
+        if status is None:
+            raise UnknownPage(f"unknown page {page_id!r}")
+        if status != "active":
+            raise PageNotActive(f"page {page_id!r} is {status}: add its token again first")
+        raise PageBusy(f"page {page_id!r} is being synced already")
 
     async def launch(self, lease: Lease, requested: RequestedMode, trigger: str,
                      on_progress: Progress | None = None) -> StartedRun:
         """Start the run of a page this process has leased (its row exists when this returns)."""
         mode, run_id = resolve_mode(requested, lease.last_synced_at), runs.new_run_id()
         async with self.ctx.pool.acquire() as conn:
-            await runs.fail_abandoned(conn, lease.page_id)
             await runs.create(conn, run_id, lease.page_id, mode, trigger, lease.last_synced_at, self.owner)
         task = asyncio.create_task(self._run(lease, mode, run_id, on_progress))
         self.running.add(task)
