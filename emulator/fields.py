@@ -29,7 +29,7 @@ class Field:
 def parse_fields(text: str) -> tuple[Field, ...]:
     fields, end = _parse_list(text.replace(" ", ""), 0)
     if end != len(text.replace(" ", "")):
-        raise FieldsError(f"Syntax error: unexpected {text[end:end + 10]!r} in fields")
+        raise FieldsError(f"Syntax error: unexpected {text[end : end + 10]!r} in fields")
     return fields
 
 

@@ -68,6 +68,7 @@ class Conversation:
     platform: Platform
     updated_ms: int
     folder: str = "inbox"
+    standby: bool = False  # another app controls the thread: Meta sends its events as `standby`
     messages: list[Message] = field(default_factory=list)  # oldest first
     delivered_watermark: int | None = None
     read_watermark: int | None = None
@@ -96,6 +97,7 @@ class WebhookEvent:
     page_id: str
     platform: Platform
     event: JSON
+    standby: bool = False
 
     @property
     def kind(self) -> str:

@@ -8,6 +8,7 @@ only the 20 newest messages: older ones cannot be read in detail.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -18,14 +19,28 @@ from emulator.model import JSON, Conversation, Message, Page
 
 Linker = Callable[[str, dict[str, str]], str]  # (path without version, query) -> absolute URL
 
-CONVERSATION_FIELDS = {"id", "updated_time", "message_count", "unread_count", "snippet", "participants",
-                       "senders", "can_reply", "link", "messages", "name", "subject", "is_subscribed"}
+CONVERSATION_FIELDS = {
+    "id",
+    "updated_time",
+    "message_count",
+    "unread_count",
+    "snippet",
+    "participants",
+    "senders",
+    "can_reply",
+    "link",
+    "messages",
+    "name",
+    "subject",
+    "is_subscribed",
+}
 MESSAGE_FIELDS = {"id", "created_time", "from", "to", "message", "attachments", "sticker", "shares", "tags"}
 CONVERSATION_DEFAULT = (Field("id"), Field("updated_time"))
 MESSAGE_DEFAULT = (Field("id"), Field("created_time"))
 DEFAULT_EDGE_LIMIT = 25
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def graph_time(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
@@ -59,18 +74,22 @@ def participants(page: Page, conv: Conversation) -> JSON:
 
 def message_json(page: Page, conv: Conversation, msg: Message, selection: Sequence[Field]) -> JSON:
     check_fields(selection, MESSAGE_FIELDS, "Message")
-    sender = participants(page, conv)["data"][0 if msg.direction == "inbound" else 1]
-    recipient = participants(page, conv)["data"][1 if msg.direction == "inbound" else 0]
-    values: JSON = {
-        "id": msg.mid,
-        "created_time": graph_time(msg.created_ms),
-        "from": sender,
-        "to": {"data": [recipient]},
-        "message": msg.text or "",
-        "attachments": _attachments(msg),
-        "sticker": msg.sticker,
+    user, us = participants(page, conv)["data"]
+    sender, recipient = (user, us) if msg.direction == "inbound" else (us, user)
+    values: dict[str, Callable[[], object]] = {
+        "id": lambda: msg.mid,
+        "created_time": lambda: graph_time(msg.created_ms),
+        "from": lambda: sender,
+        "to": lambda: {"data": [recipient]},
+        "message": lambda: msg.text or "",
+        "attachments": lambda: _attachments(msg),
+        "sticker": lambda: msg.sticker,
     }
-    return {f.name: values[f.name] for f in selection if values.get(f.name) is not None}
+    out: JSON = {}
+    for field in selection:
+        if field.name in values and (value := values[field.name]()) is not None:
+            out[field.name] = value
+    return out
 
 
 def _attachments(msg: Message) -> JSON | None:
@@ -81,8 +100,15 @@ def _attachments(msg: Message) -> JSON | None:
         url = item["payload"]["url"]
         image = {"width": 640, "height": 480, "max_width": 640, "max_height": 480, "url": url, "preview_url": url}
         attachment_id = str(int(hashlib.sha256(f"{msg.mid}:{n}".encode()).hexdigest()[:12], 16))
-        data.append({"id": attachment_id, "mime_type": "image/jpeg", "name": "image.jpg",
-                     "size": 48213, "image_data": image})
+        data.append(
+            {
+                "id": attachment_id,
+                "mime_type": "image/jpeg",
+                "name": "image.jpg",
+                "size": 48213,
+                "image_data": image,
+            }
+        )
     return {"data": data}
 
 
@@ -97,13 +123,12 @@ def conversation_json(page: Page, conv: Conversation, selection: Sequence[Field]
 
 
 def _conversation_value(page: Page, conv: Conversation, field: Field, link: Linker) -> object:
-    visible = conv.visible()
     simple: dict[str, Callable[[], object]] = {
         "id": lambda: conv.graph_id,
         "updated_time": lambda: graph_time(conv.updated_ms),
-        "message_count": lambda: len(visible),
+        "message_count": lambda: len(conv.visible()),
         "unread_count": lambda: conv.unread_count(),
-        "snippet": lambda: (visible[0].text or "") if visible else None,
+        "snippet": lambda: _snippet(conv),
         "participants": lambda: participants(page, conv),
         "senders": lambda: participants(page, conv),
         "can_reply": lambda: True,
@@ -116,6 +141,11 @@ def _conversation_value(page: Page, conv: Conversation, field: Field, link: Link
     return getter() if getter else None
 
 
+def _snippet(conv: Conversation) -> str | None:
+    newest = next((m for m in reversed(conv.messages) if not m.is_deleted), None)
+    return None if newest is None else newest.text or ""
+
+
 def messages_edge(page: Page, conv: Conversation, field: Field, after: str | None, link: Linker) -> JSON:
     """The `messages` edge of a conversation: newest first, only within the detail window."""
     window = conv.detail_window()
@@ -124,14 +154,18 @@ def messages_edge(page: Page, conv: Conversation, field: Field, after: str | Non
         key = decode_cursor(after)
         start = next((n + 1 for n, m in enumerate(window) if m.mid == key), len(window))
     limit = field.limit if field.limit is not None else DEFAULT_EDGE_LIMIT
-    chunk = window[start:start + limit]
+    chunk = window[start : start + limit]
     data = [message_json(page, conv, m, field.sub or MESSAGE_DEFAULT) for m in chunk]
     edge: JSON = {"data": data}
     if chunk:
         cursors = {"before": encode_cursor(chunk[0].mid), "after": encode_cursor(chunk[-1].mid)}
         edge["paging"] = {"cursors": cursors}
         if start + limit < len(window):
-            query = {"limit": str(limit), "after": cursors["after"], "fields": _field_text(field.sub or MESSAGE_DEFAULT)}
+            query = {
+                "limit": str(limit),
+                "after": cursors["after"],
+                "fields": _field_text(field.sub or MESSAGE_DEFAULT),
+            }
             edge["paging"]["next"] = link(f"{conv.graph_id}/messages", query)
     return edge
 

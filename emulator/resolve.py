@@ -50,7 +50,7 @@ def locate(world: World, path: str) -> Target:
     if head in world.messages and edge is None:
         msg = world.messages[head]
         conv = world.conversation(msg.page_id, msg.user_id)
-        if msg not in conv.detail_window():
+        if all(m.mid != head for m in conv.detail_window()):
             raise errors.not_found(head)
         return Target("message", world.pages[msg.page_id], conv, msg)
     raise errors.not_found(head)
@@ -65,12 +65,16 @@ def answer(world: World, target: Target, params: dict[str, str], limits: Limits,
         return _conversations(world, target.page, params, selection, limits, link)
     assert target.conversation is not None
     if target.kind == "conversation":
-        return render.conversation_json(target.page, target.conversation, selection or render.CONVERSATION_DEFAULT, link)
+        return render.conversation_json(
+            target.page, target.conversation, selection or render.CONVERSATION_DEFAULT, link
+        )
     if target.kind == "messages":
         field = Field("messages", _limit(params, limits), selection)
         return render.messages_edge(target.page, target.conversation, field, params.get("after"), link)
     assert target.message is not None
-    return render.message_json(target.page, target.conversation, target.message, selection or render.MESSAGE_DEFAULT)
+    return render.message_json(
+        target.page, target.conversation, target.message, selection or render.MESSAGE_DEFAULT
+    )
 
 
 def work_units(payload: JSON) -> int:
@@ -101,8 +105,14 @@ def _limit(params: dict[str, str], limits: Limits) -> int:
     return min(int(raw), limits.max_limit)
 
 
-def _conversations(world: World, page: Page, params: dict[str, str], selection: tuple[Field, ...] | None,
-                   limits: Limits, link: render.Linker) -> JSON:
+def _conversations(
+    world: World,
+    page: Page,
+    params: dict[str, str],
+    selection: tuple[Field, ...] | None,
+    limits: Limits,
+    link: render.Linker,
+) -> JSON:
     _check_platform(params.get("platform"))
     selection = selection or render.CONVERSATION_DEFAULT
     limit = _limit(params, limits)
@@ -116,7 +126,10 @@ def _conversations(world: World, page: Page, params: dict[str, str], selection: 
     chunk = ordered[:limit]
     out: JSON = {"data": [render.conversation_json(page, c, selection, link) for c in chunk]}
     if chunk:
-        cursors = {"before": render.encode_cursor(_cursor(chunk[0])), "after": render.encode_cursor(_cursor(chunk[-1]))}
+        cursors = {
+            "before": render.encode_cursor(_cursor(chunk[0])),
+            "after": render.encode_cursor(_cursor(chunk[-1])),
+        }
         out["paging"] = {"cursors": cursors}
         if len(ordered) > limit:
             query = {k: v for k, v in params.items() if k not in {"after", "before"}} | {"after": cursors["after"]}

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from emulator import control, graph
 from emulator.graph import GraphConfig, GraphState, GraphStats
-from emulator.model import JSON
+from emulator.model import JSON, WebhookEvent
 from emulator.traffic import Traffic, TrafficConfig
 from emulator.webhooks import DeliveryStats, WebhookConfig, WebhookSender
 from emulator.world import World, WorldConfig
@@ -30,14 +30,19 @@ class EmulatorConfig:
     port: int = 0  # 0: a free port
     webhook: WebhookConfig | None = None  # where and how webhooks are sent; None: no sender
     traffic: TrafficConfig | None = None  # None: no background traffic (tests drive the world)
+    realtime: bool = False  # the world's clock follows the wall clock (dev, CLI) instead of simulated ticks
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 class Emulator:
     """A running emulator: its URL, world, counters and runtime controls."""
 
-    def __init__(self, state: GraphState, graph_url: str, sender: WebhookSender | None, traffic: Traffic | None) -> None:
+    def __init__(self, state: GraphState, sender: WebhookSender | None, traffic: Traffic | None) -> None:
         self.graph_state = state
-        self.graph_url = graph_url  # base URL without the version: f"{graph_url}/v25.0/..."
+        self.graph_url = ""  # base URL without the version (f"{graph_url}/v25.0/..."), set once listening
         self.sender = sender
         self.traffic = traffic
 
@@ -68,6 +73,28 @@ class Emulator:
     def set_latency(self, latency_ms: float, jitter_ms: float = 0.0) -> None:
         self.graph_state.controls.latency_ms, self.graph_state.controls.jitter_ms = latency_ms, jitter_ms
 
+    def set_webhook_faults(
+        self, *, loss: float | None = None, duplicate: float | None = None, reorder: float | None = None
+    ) -> None:
+        self._need_sender().set_faults(loss=loss, duplicate=duplicate, reorder=reorder)
+
+    def set_traffic_rate(self, changes_per_second: float) -> None:
+        if self.traffic is None:
+            raise RuntimeError("the emulator runs without traffic (EmulatorConfig.traffic is None)")
+        self.traffic.rate = changes_per_second
+
+    async def send(self, events: list[WebhookEvent]) -> None:
+        """Send these events (from world changes a test made) as webhooks, now, with the configured faults."""
+        await self._need_sender().send(events)
+
+    def _need_sender(self) -> WebhookSender:
+        if self.sender is None:
+            raise RuntimeError("the emulator has no webhook target (EmulatorConfig.webhook is None)")
+        return self.sender
+
+    def deliveries_json(self) -> JSON:
+        return self.sender.stats.outcomes() if self.sender else {"delivered": [], "lost": []}
+
     def stats_json(self) -> JSON:
         body: JSON = {"graph": self.stats.as_json()}
         if self.sender is not None:
@@ -76,19 +103,20 @@ class Emulator:
 
 
 @asynccontextmanager
-async def run_emulator(config: EmulatorConfig, *, clock: Callable[[], float] = time.monotonic) -> AsyncIterator[Emulator]:
-    world = World(config.world)
+async def run_emulator(
+    config: EmulatorConfig, *, clock: Callable[[], float] = time.monotonic
+) -> AsyncIterator[Emulator]:
+    world = World(config.world, wall_clock_ms if config.realtime else None)
     state = GraphState(world, config.graph, clock)
     app = graph.make_app(state)
     sender = WebhookSender(config.webhook) if config.webhook else None
-    control.add_routes(app, state, (lambda: {"webhooks": sender.stats.as_json()}) if sender else None)
+    traffic = Traffic(world, sender, config.traffic) if config.traffic and sender else None
+    emu = Emulator(state, sender, traffic)
+    control.add_routes(app, emu)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
-    await site.start()
-    port = runner.addresses[0][1]
-    traffic = Traffic(world, sender, config.traffic) if config.traffic and sender else None
-    emu = Emulator(state, f"http://{config.host}:{port}", sender, traffic)
+    await web.TCPSite(runner, config.host, config.port).start()
+    emu.graph_url = f"http://{config.host}:{runner.addresses[0][1]}"
     try:
         if sender:
             await sender.start()

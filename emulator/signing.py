@@ -36,13 +36,14 @@ def signed_headers(app_secret: str, body: bytes) -> dict[str, str]:
 
 
 def webhook_body(events: list[WebhookEvent], entry_time_ms: int | None = None) -> JSON:
-    """One POST body: one `entry` per page (in first-seen order) holding that page's events."""
+    """One POST body: one `entry` per page (in first-seen order) holding that page's events
+    under `messaging`, or `standby` for threads another app controls."""
     if len({e.platform == "instagram" for e in events}) > 1:
         raise ValueError("one body carries either Messenger or Instagram events, not both")
     entries: dict[str, JSON] = {}
     for event in events:
-        entry = entries.setdefault(event.page_id, {"id": event.page_id, "time": 0, "messaging": []})
-        entry["messaging"].append(event.event)
+        entry = entries.setdefault(event.page_id, {"id": event.page_id, "time": 0})
+        entry.setdefault("standby" if event.standby else "messaging", []).append(event.event)
         entry["time"] = max(entry["time"], entry_time_ms or int(event.event.get("timestamp", 0)))
     obj = "instagram" if events and events[0].platform == "instagram" else "page"
     return {"object": obj, "entry": list(entries.values())}

@@ -20,8 +20,21 @@ from emulator.webhooks import WebhookSender
 from emulator.world import REACTIONS, World
 
 DEFAULT_MIX = {
-    "new_conversation": 6, "text": 25, "image": 3, "sticker": 2, "quick_reply": 3, "reply": 3, "echo": 20,
-    "delivery": 8, "read": 8, "react": 6, "unreact": 2, "edit": 5, "unsend": 3, "postback": 3, "referral": 2,
+    "new_conversation": 6,
+    "text": 25,
+    "image": 3,
+    "sticker": 2,
+    "quick_reply": 3,
+    "reply": 3,
+    "echo": 20,
+    "delivery": 8,
+    "read": 8,
+    "react": 6,
+    "unreact": 2,
+    "edit": 5,
+    "unsend": 3,
+    "postback": 3,
+    "referral": 2,
 }
 
 
@@ -48,7 +61,9 @@ ACTIVITIES: dict[str, Activity] = {
     "sticker": lambda w, c, r: w.user_message(c.page_id, c.user_id, kind="sticker"),
     "quick_reply": lambda w, c, r: w.user_message(c.page_id, c.user_id, kind="quick_reply"),
     "reply": lambda w, c, r: w.user_message(c.page_id, c.user_id, reply_to=r.choice(c.visible()).mid),
-    "echo": lambda w, c, r: w.page_message(c.page_id, c.user_id, metadata=f"agent:{r.randint(1, 9)}", from_app=r.random() < 0.7),
+    "echo": lambda w, c, r: w.page_message(
+        c.page_id, c.user_id, metadata=f"agent:{r.randint(1, 9)}", from_app=r.random() < 0.7
+    ),
     "delivery": lambda w, c, r: w.deliver(c.page_id, c.user_id),
     "read": lambda w, c, r: w.read(c.page_id, c.user_id),
     "react": lambda w, c, r: w.react(r.choice(c.visible()[:5]).mid, r.choice(sorted(REACTIONS))),
@@ -73,13 +88,16 @@ def possible(name: str, conv: Conversation) -> bool:
     return needs.get(name, lambda: True)()
 
 
-def step(world: World, rng: random.Random, mix: dict[str, int], page_ids: tuple[str, ...] | None = None) -> list[WebhookEvent]:
+def step(
+    world: World, rng: random.Random, mix: dict[str, int], page_ids: tuple[str, ...] | None = None
+) -> list[WebhookEvent]:
     """One change somewhere in the world, and the webhook events it causes."""
     page_id = rng.choice(sorted(page_ids or world.pages))
-    convs = [c for c in world.conversations_of(page_id) if c.messages]
-    if not convs:
+    conv = world.pick_conversation(page_id, rng)
+    if conv is None:
         return world.user_message(page_id)
-    conv = rng.choice(convs)
+    if not conv.messages:
+        return world.user_message(page_id, conv.user_id)
     names = [n for n in sorted(mix) if mix[n] > 0 and n in ACTIVITIES and possible(n, conv)]
     name = rng.choices(names, weights=[mix[n] for n in names])[0]
     return ACTIVITIES[name](world, conv, rng)
@@ -89,6 +107,7 @@ class Traffic:
     def __init__(self, world: World, sender: WebhookSender, config: TrafficConfig) -> None:
         self.world, self.sender, self.config = world, sender, config
         self.rng = random.Random(config.seed)
+        self.rate = config.rate  # changes per second; may be changed while running
         self.changes = 0
         self.events: list[WebhookEvent] = []  # everything generated, in order
         self._task: asyncio.Task[None] | None = None
@@ -103,6 +122,9 @@ class Traffic:
             await asyncio.gather(self._task, return_exceptions=True)
         await asyncio.gather(*self._sends, return_exceptions=True)
 
+    def finished(self) -> bool:
+        return self._task is not None and self._task.done()
+
     async def wait(self) -> None:
         """Until the bounded run is over and every POST has settled."""
         if self._task is not None:
@@ -110,17 +132,26 @@ class Traffic:
         await asyncio.gather(*self._sends, return_exceptions=True)
 
     async def run(self) -> None:
-        tick = 0.1 if self.config.rate > 10 else 1.0 / max(self.config.rate, 0.001)
-        started = time.monotonic()
-        while self.changes < self.config.max_changes and time.monotonic() - started < self.config.max_seconds:
-            due = min(self.config.max_changes, int((time.monotonic() - started + tick) * self.config.rate))
-            batch: list[WebhookEvent] = []
-            while self.changes < due:
-                batch += step(self.world, self.rng, self.config.mix, self.config.page_ids)
-                self.changes += 1
-            self.events += batch
-            if batch:
-                task = asyncio.create_task(self.sender.send(batch))
-                self._sends.add(task)
-                task.add_done_callback(self._sends.discard)
-            await asyncio.sleep(tick)
+        """Changes at `self.rate` per second (changeable while running), in ticks of at most 0.1 s."""
+        started = last = time.monotonic()
+        owed = 0.0
+        while self.changes < self.config.max_changes and last - started < self.config.max_seconds:
+            await asyncio.sleep(min(0.1, 1.0 / max(self.rate, 0.001)))
+            now = time.monotonic()
+            owed = min(owed + (now - last) * self.rate, max(1.0, self.rate))  # no catch-up storm after a stall
+            last = now
+            count = min(int(owed), self.config.max_changes - self.changes)
+            owed -= count
+            self._emit([e for _ in range(count) for e in self._step()])
+
+    def _step(self) -> list[WebhookEvent]:
+        self.changes += 1
+        return step(self.world, self.rng, self.config.mix, self.config.page_ids)
+
+    def _emit(self, batch: list[WebhookEvent]) -> None:
+        if not batch:
+            return
+        self.events += batch
+        task = asyncio.create_task(self.sender.send(batch))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)

@@ -16,6 +16,7 @@ Texts compare with NULL and "" equal (Graph answers "" for attachment-only messa
 
 from __future__ import annotations
 
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -53,6 +54,7 @@ class ConversationRow:
     graph_id: str
     delivered_watermark: int | None  # epoch ms
     read_watermark: int | None
+    listed: bool  # the Graph API lists it (not every message unsent), so a sync learns its graph id
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,19 @@ class Expected:
             "conversations": [_row(r) for r in self.conversations.values()],
         }
 
+    @classmethod
+    def from_json(cls, body: JSON) -> Expected:
+        """The inverse of `as_json`: for tests that read `GET /_emulator/truth` from another process."""
+        messages = [MessageRow(**r) for r in body["messages"]]
+        reactions = [ReactionRow(**r) for r in body["reactions"]]
+        conversations = [ConversationRow(**r) for r in body["conversations"]]
+        return cls(
+            tuple(body["page_ids"]),
+            {m.mid: m for m in messages},
+            {(r.mid, r.user_id): r for r in reactions},
+            {(c.page_id, c.user_id): c for c in conversations},
+        )
+
 
 def _row(row: Any) -> JSON:
     return {name: getattr(row, name) for name in row.__dataclass_fields__}
@@ -83,12 +98,19 @@ def expected(world: World, page_ids: list[str] | None = None) -> Expected:
     for conv in (c for p in chosen for c in world.conversations_of(p) if c.messages):
         window = {m.mid for m in conv.detail_window()}
         for m in conv.messages:
-            messages[m.mid] = MessageRow(m.mid, m.page_id, m.user_id, m.direction, m.text, m.is_deleted,
-                                         m.edit_count, m.mid in window)
+            messages[m.mid] = MessageRow(
+                m.mid, m.page_id, m.user_id, m.direction, m.text, m.is_deleted, m.edit_count, m.mid in window
+            )
             for user, r in m.reactions.items():
                 reactions[(m.mid, user)] = ReactionRow(m.mid, user, r.reaction, r.emoji)
         conversations[(conv.page_id, conv.user_id)] = ConversationRow(
-            conv.page_id, conv.user_id, conv.graph_id, conv.delivered_watermark, conv.read_watermark)
+            conv.page_id,
+            conv.user_id,
+            conv.graph_id,
+            conv.delivered_watermark,
+            conv.read_watermark,
+            bool(conv.visible()),
+        )
     return Expected(chosen, messages, reactions, conversations)
 
 
@@ -130,63 +152,89 @@ def _same_text(a: str | None, b: str | None) -> bool:
     return (a or "") == (b or "")
 
 
-async def _compare_messages(conn: asyncpg.Connection, exp: Expected, pages: list[str], full: bool, diff: Diff) -> None:
-    rows = await conn.fetch("SELECT mid, page_id, user_id, direction, text, is_deleted, edit_count "
-                            "FROM messages WHERE page_id = ANY($1::text[])", pages)
-    actual = {r["mid"]: r for r in rows}
-    wanted = {mid: m for mid, m in exp.messages.items() if full or (m.in_window and not m.is_deleted)}
-    diff.missing += [f"message {mid} ({m.direction}, page {m.page_id})" for mid, m in wanted.items() if mid not in actual]
-    diff.extra += [f"message {mid}" for mid in actual if mid not in exp.messages]
-    for mid, m in wanted.items():
-        if (row := actual.get(mid)) is None:
-            continue
-        checks: dict[str, tuple[object, object]] = {
-            "page_id": (m.page_id, row["page_id"]), "user_id": (m.user_id, row["user_id"]),
-            "direction": (m.direction, row["direction"]),
-        }
-        if full:
-            checks |= {"is_deleted": (m.is_deleted, row["is_deleted"]), "edit_count": (m.edit_count, row["edit_count"])}
-        if not m.is_deleted and not _same_text(m.text, row["text"]):
-            checks["text"] = (m.text, row["text"])
-        _differences(diff, f"message {mid}", checks)
+Checks = dict[str, tuple[object, object]]  # column -> (expected, found)
 
 
-def _differences(diff: Diff, what: str, checks: dict[str, tuple[object, object]]) -> None:
-    for name, (want, got) in checks.items():
-        if want != got:
-            diff.different.append(f"{what}: {name} expected {want!r}, found {got!r}")
+def _diff_rows(
+    diff: Diff,
+    label: Callable[[Any], str],
+    wanted: Mapping[Any, Any],
+    known: Container[Any],
+    actual: Mapping[Any, asyncpg.Record],
+    checks: Callable[[Any, asyncpg.Record], Checks],
+) -> None:
+    """Missing: wanted but absent; extra: present but unknown to the world; different: per column."""
+    diff.missing += [label(k) for k in wanted if k not in actual]
+    diff.extra += [label(k) for k in actual if k not in known]
+    for key, want in wanted.items():
+        if (row := actual.get(key)) is not None:
+            diff.different += [
+                f"{label(key)}: {name} expected {a!r}, found {b!r}"
+                for name, (a, b) in checks(want, row).items()
+                if a != b
+            ]
+
+
+async def _rows(conn: asyncpg.Connection, sql: str, pages: list[str], *key: str) -> dict[Any, asyncpg.Record]:
+    rows = await conn.fetch(sql, pages)
+    return {(r[key[0]] if len(key) == 1 else tuple(r[k] for k in key)): r for r in rows}
 
 
 def _ms(value: datetime | None) -> int | None:
     return None if value is None else round(value.timestamp() * 1000)
 
 
-async def _compare_conversations(conn: asyncpg.Connection, exp: Expected, pages: list[str], full: bool, diff: Diff) -> None:
-    rows = await conn.fetch("SELECT page_id, user_id, graph_id, delivered_watermark, read_watermark "
-                            "FROM conversations WHERE page_id = ANY($1::text[])", pages)
-    actual = {(r["page_id"], r["user_id"]): r for r in rows}
-    diff.missing += [f"conversation {k[0]}:{k[1]}" for k in exp.conversations if k not in actual]
-    diff.extra += [f"conversation {k[0]}:{k[1]}" for k in actual if k not in exp.conversations]
-    for key, c in exp.conversations.items():
-        if (row := actual.get(key)) is None:
-            continue
-        checks: dict[str, tuple[object, object]] = {}
-        if not full or row["graph_id"] is not None:
-            checks["graph_id"] = (c.graph_id, row["graph_id"])
+async def _compare_messages(
+    conn: asyncpg.Connection, exp: Expected, pages: list[str], full: bool, diff: Diff
+) -> None:
+    sql = (
+        "SELECT mid, page_id, user_id, direction, text, is_deleted, edit_count "
+        "FROM messages WHERE page_id = ANY($1::text[])"
+    )
+    wanted = {mid: m for mid, m in exp.messages.items() if full or (m.in_window and not m.is_deleted)}
+
+    def checks(m: MessageRow, row: asyncpg.Record) -> Checks:
+        out: Checks = {name: (getattr(m, name), row[name]) for name in ("page_id", "user_id", "direction")}
         if full:
-            checks["delivered_watermark"] = (c.delivered_watermark, _ms(row["delivered_watermark"]))
-            checks["read_watermark"] = (c.read_watermark, _ms(row["read_watermark"]))
-        _differences(diff, f"conversation {key[0]}:{key[1]}", checks)
+            out |= {name: (getattr(m, name), row[name]) for name in ("is_deleted", "edit_count")}
+        if not m.is_deleted and not _same_text(m.text, row["text"]):
+            out["text"] = (m.text, row["text"])
+        return out
+
+    actual = await _rows(conn, sql, pages, "mid")
+    _diff_rows(diff, lambda mid: f"message {mid}", wanted, exp.messages, actual, checks)
+
+
+async def _compare_conversations(
+    conn: asyncpg.Connection, exp: Expected, pages: list[str], full: bool, diff: Diff
+) -> None:
+    sql = (
+        "SELECT page_id, user_id, graph_id, delivered_watermark, read_watermark "
+        "FROM conversations WHERE page_id = ANY($1::text[])"
+    )
+    wanted = {k: c for k, c in exp.conversations.items() if full or c.listed}
+
+    def checks(c: ConversationRow, row: asyncpg.Record) -> Checks:
+        out: Checks = {}
+        if not full or row["graph_id"] is not None:
+            out["graph_id"] = (c.graph_id, row["graph_id"])
+        if full:
+            out["delivered_watermark"] = (c.delivered_watermark, _ms(row["delivered_watermark"]))
+            out["read_watermark"] = (c.read_watermark, _ms(row["read_watermark"]))
+        return out
+
+    actual = await _rows(conn, sql, pages, "page_id", "user_id")
+    _diff_rows(diff, lambda k: f"conversation {k[0]}:{k[1]}", wanted, exp.conversations, actual, checks)
 
 
 async def _compare_reactions(conn: asyncpg.Connection, exp: Expected, pages: list[str], diff: Diff) -> None:
-    rows = await conn.fetch("SELECT r.mid, r.user_id, r.reaction, r.emoji FROM reactions r JOIN messages m "
-                            "ON m.mid = r.mid WHERE m.page_id = ANY($1::text[]) AND r.reaction IS NOT NULL", pages)
-    actual = {(r["mid"], r["user_id"]): r for r in rows}
-    diff.missing += [f"reaction {k[1]} on {k[0]}" for k in exp.reactions if k not in actual]
-    diff.extra += [f"reaction {k[1]} on {k[0]}" for k in actual if k not in exp.reactions]
-    for key, r in exp.reactions.items():
-        if (row := actual.get(key)) is not None:
-            checks: dict[str, tuple[object, object]] = {"reaction": (r.reaction, row["reaction"]),
-                                                         "emoji": (r.emoji, row["emoji"])}
-            _differences(diff, f"reaction {key[1]} on {key[0]}", checks)
+    sql = (
+        "SELECT r.mid, r.user_id, r.reaction, r.emoji FROM reactions r JOIN messages m ON m.mid = r.mid "
+        "WHERE m.page_id = ANY($1::text[]) AND r.reaction IS NOT NULL"
+    )
+
+    def checks(r: ReactionRow, row: asyncpg.Record) -> Checks:
+        return {"reaction": (r.reaction, row["reaction"]), "emoji": (r.emoji, row["emoji"])}
+
+    actual = await _rows(conn, sql, pages, "mid", "user_id")
+    _diff_rows(diff, lambda k: f"reaction {k[1]} on {k[0]}", exp.reactions, exp.reactions, actual, checks)

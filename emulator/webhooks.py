@@ -11,6 +11,7 @@ which never did (`lost`: dropped on purpose or failed after retries).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from dataclasses import dataclass, field
 
@@ -55,7 +56,7 @@ def batches(events: list[WebhookEvent], size: int) -> list[tuple[WebhookEvent, .
             out.append(tuple(current))
             current = []
         current.append(event)
-    return out + [tuple(current)] if current else out
+    return [*out, tuple(current)] if current else out
 
 
 def plan(events: list[WebhookEvent], config: WebhookConfig, rng: random.Random) -> list[Post]:
@@ -83,11 +84,28 @@ class DeliveryStats:
     retried_posts: int = 0
     failed_posts: int = 0
 
+    def outcomes(self) -> JSON:
+        """Which events got a 2xx and which never did, as `{page_id, platform, standby, event}` items."""
+
+        def items(events: list[WebhookEvent]) -> list[JSON]:
+            return [
+                {"page_id": e.page_id, "platform": e.platform, "standby": e.standby, "event": e.event}
+                for e in events
+            ]
+
+        return {"delivered": items(self.delivered), "lost": items(self.lost)}
+
     def as_json(self) -> JSON:
-        return {"delivered_events": len(self.delivered), "lost_events": len(self.lost), "posts": self.posts,
-                "dropped_posts": self.dropped_posts, "duplicated_posts": self.duplicated_posts,
-                "reordered_posts": self.reordered_posts, "retried_posts": self.retried_posts,
-                "failed_posts": self.failed_posts}
+        return {
+            "delivered_events": len(self.delivered),
+            "lost_events": len(self.lost),
+            "posts": self.posts,
+            "dropped_posts": self.dropped_posts,
+            "duplicated_posts": self.duplicated_posts,
+            "reordered_posts": self.reordered_posts,
+            "retried_posts": self.retried_posts,
+            "failed_posts": self.failed_posts,
+        }
 
 
 class WebhookSender:
@@ -97,6 +115,18 @@ class WebhookSender:
         self._rng = random.Random(config.seed)
         self._session: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(max(1, config.concurrency))
+
+    def set_faults(
+        self, *, loss: float | None = None, duplicate: float | None = None, reorder: float | None = None
+    ) -> None:
+        """Change the deliberate faults for POSTs planned from now on."""
+        c = self.config
+        self.config = dataclasses.replace(
+            c,
+            loss=c.loss if loss is None else loss,
+            duplicate=c.duplicate if duplicate is None else duplicate,
+            reorder=c.reorder if reorder is None else reorder,
+        )
 
     async def start(self) -> None:
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)

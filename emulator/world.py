@@ -11,6 +11,8 @@ change (deterministic); with a `clock` (epoch ms) it follows it, never going bac
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +21,13 @@ from emulator import events, ids
 from emulator.ids import Platform
 from emulator.model import Conversation, Message, Page, Reaction, WebhookEvent
 
-REACTIONS = {"love": "\u2764", "like": "\U0001f44d", "smile": "\U0001f606", "wow": "\U0001f62e", "sad": "\U0001f622"}
+REACTIONS = {
+    "love": "\u2764",
+    "like": "\U0001f44d",
+    "smile": "\U0001f606",
+    "wow": "\U0001f62e",
+    "sad": "\U0001f622",
+}
 DAY_MS = 86_400_000
 
 
@@ -33,6 +41,7 @@ class WorldConfig:
     start_ms: int = 1_780_000_000_000  # the world's "now" when seeded; history lies before it
     history_ms: int = 7 * DAY_MS
     app_id: int = 1_517_263_498_203_847  # echoes of messages our app sent carry this id
+    standby_share: float = 0.0  # share of new threads another app controls (their events come as `standby`)
 
 
 class UnknownObject(LookupError):
@@ -48,6 +57,7 @@ class World:
         self.pages: dict[str, Page] = {}
         self.conversations: dict[str, Conversation] = {}  # by graph id (t_...)
         self._by_user: dict[tuple[str, str], Conversation] = {}
+        self._by_page: dict[str, list[Conversation]] = {}
         self.messages: dict[str, Message] = {}
         for n in range(config.pages):
             self._seed_page(n)
@@ -77,7 +87,12 @@ class World:
             raise UnknownObject(mid) from None
 
     def conversations_of(self, page_id: str) -> list[Conversation]:
-        return [c for c in self.conversations.values() if c.page_id == page_id]
+        return list(self._by_page.get(page_id, ()))
+
+    def pick_conversation(self, page_id: str, rng: random.Random) -> Conversation | None:
+        """A random conversation of the page, in O(1) (traffic picks one per change)."""
+        convs = self._by_page.get(page_id)
+        return rng.choice(convs) if convs else None
 
     def now_ms(self) -> int:
         """The time of the next change: strictly after every earlier one."""
@@ -89,11 +104,19 @@ class World:
 
     def _seed_page(self, n: int) -> None:
         platform: Platform = "instagram" if n < self.config.instagram_pages else "messenger"
-        page = Page(ids.page_id(self.rng, platform), platform, f"{platform.title()} Page {n + 1}", ids.access_token(self.rng))
+        page = Page(
+            ids.page_id(self.rng, platform),
+            platform,
+            f"{platform.title()} Page {n + 1}",
+            ids.access_token(self.rng),
+        )
         self.pages[page.page_id] = page
         for _ in range(self.config.conversations_per_page):
             conv = self.new_conversation(page.page_id)
-            times = sorted(self.config.start_ms - self.rng.randint(1, self.config.history_ms) for _ in range(self.config.messages_per_conversation))
+            times = sorted(
+                self.config.start_ms - self.rng.randint(1, self.config.history_ms)
+                for _ in range(self.config.messages_per_conversation)
+            )
             for at_ms in times:
                 self._add_message(conv, inbound=self.rng.random() < 0.6, at_ms=at_ms, text=self._text())
 
@@ -102,12 +125,27 @@ class World:
         page = self.page(page_id)
         user = ids.user_id(self.rng, page.platform)
         conv = Conversation(ids.conversation_id(self.rng), page_id, user, f"User {user[-4:]}", page.platform, 0)
+        conv.standby = self.config.standby_share > 0 and self.rng.random() < self.config.standby_share
         self.conversations[conv.graph_id] = conv
         self._by_user[(page_id, user)] = conv
+        self._by_page.setdefault(page_id, []).append(conv)
         return conv
 
     def _text(self) -> str:
-        words = ("hello", "order", "refund", "thanks", "where", "is", "my", "parcel", "caf\u00e9", "ok", "\U0001f600", "/path")
+        words = (
+            "hello",
+            "order",
+            "refund",
+            "thanks",
+            "where",
+            "is",
+            "my",
+            "parcel",
+            "caf\u00e9",
+            "ok",
+            "\U0001f600",
+            "/path",
+        )
         return " ".join(self.rng.choice(words) for _ in range(self.rng.randint(1, 8)))
 
     def _add_message(self, conv: Conversation, *, inbound: bool, at_ms: int, **content: object) -> Message:
@@ -116,34 +154,62 @@ class World:
         msg = Message(ids.message_id(self.rng, conv.platform), page_id, conv.user_id, sender, recipient, at_ms)
         for name, value in content.items():
             setattr(msg, name, value)
-        conv.messages.append(msg)
-        conv.messages.sort(key=lambda m: m.created_ms)
+        bisect.insort(conv.messages, msg, key=lambda m: m.created_ms)
         conv.updated_ms = max(conv.updated_ms, at_ms)
         self.messages[msg.mid] = msg
         return msg
 
     # ---------------------------------------------------------------- changes -> events
 
-    def user_message(self, page_id: str, user_id: str | None = None, *, kind: str = "text", text: str | None = None, reply_to: str | None = None) -> list[WebhookEvent]:
+    def user_message(
+        self,
+        page_id: str,
+        user_id: str | None = None,
+        *,
+        kind: str = "text",
+        text: str | None = None,
+        reply_to: str | None = None,
+    ) -> list[WebhookEvent]:
         """A user writes (`kind`: text, image, sticker, quick_reply); `user_id=None` opens a new conversation."""
         conv = self.new_conversation(page_id) if user_id is None else self.conversation(page_id, user_id)
         content: dict[str, object] = {"text": text if text is not None else self._text(), "reply_to": reply_to}
         if kind == "image":
-            content = {"attachments": [{"type": "image", "payload": {"url": f"https://scontent.example/{self.rng.getrandbits(40)}.jpg"}}], "reply_to": reply_to}
+            content = {
+                "attachments": [
+                    {
+                        "type": "image",
+                        "payload": {"url": f"https://scontent.example/{self.rng.getrandbits(40)}.jpg"},
+                    }
+                ],
+                "reply_to": reply_to,
+            }
         elif kind == "sticker":
             url = f"https://scontent.example/sticker/{self.rng.getrandbits(32)}.png"
-            content = {"attachments": [{"type": "image", "payload": {"url": url, "sticker_id": 369239263222822}}], "sticker": url}
+            content = {
+                "attachments": [{"type": "image", "payload": {"url": url, "sticker_id": 369239263222822}}],
+                "sticker": url,
+            }
         elif kind == "quick_reply":
             content["quick_reply"] = f"QR_{self.rng.randint(1, 9)}"
         msg = self._add_message(conv, inbound=True, at_ms=self.now_ms(), **content)
-        return [events.message(self.page(page_id), msg)]
+        return self._emit(events.message(self.page(page_id), msg))
 
-    def page_message(self, page_id: str, user_id: str, *, text: str | None = None, metadata: str | None = None, from_app: bool = True) -> list[WebhookEvent]:
+    def page_message(
+        self,
+        page_id: str,
+        user_id: str,
+        *,
+        text: str | None = None,
+        metadata: str | None = None,
+        from_app: bool = True,
+    ) -> list[WebhookEvent]:
         """The page answers (an agent, or our app when `from_app`): Meta sends an echo."""
         conv = self.conversation(page_id, user_id)
         app_id = self.config.app_id if from_app else None
-        msg = self._add_message(conv, inbound=False, at_ms=self.now_ms(), text=text or self._text(), app_id=app_id, metadata=metadata)
-        return [events.message(self.page(page_id), msg)]
+        msg = self._add_message(
+            conv, inbound=False, at_ms=self.now_ms(), text=text or self._text(), app_id=app_id, metadata=metadata
+        )
+        return self._emit(events.message(self.page(page_id), msg))
 
     def deliver(self, page_id: str, user_id: str) -> list[WebhookEvent]:
         """The user's device received the page's messages (Messenger only; Instagram sends no deliveries)."""
@@ -151,9 +217,13 @@ class World:
         if page.platform == "instagram":
             return []
         at_ms = self.now_ms()
-        mids = [m.mid for m in conv.messages if m.direction == "outbound" and (conv.delivered_watermark or 0) < m.created_ms]
+        mids = [
+            m.mid
+            for m in conv.messages
+            if m.direction == "outbound" and (conv.delivered_watermark or 0) < m.created_ms
+        ]
         conv.delivered_watermark = at_ms
-        return [events.delivery(page, conv, mids, at_ms)]
+        return self._emit(events.delivery(page, conv, mids, at_ms))
 
     def read(self, page_id: str, user_id: str) -> list[WebhookEvent]:
         """The user read the thread: a watermark (Messenger) or the newest page message's mid (Instagram)."""
@@ -163,14 +233,14 @@ class World:
             return []
         at_ms = self.now_ms()
         conv.read_watermark = outbound[-1].created_ms if page.platform == "instagram" else at_ms
-        return [events.read(page, conv, outbound[-1], at_ms)]
+        return self._emit(events.read(page, conv, outbound[-1], at_ms))
 
     def react(self, mid: str, reaction: str = "love") -> list[WebhookEvent]:
         """The user reacts to a message of their conversation (replacing an earlier reaction)."""
         conv, page = self.conversation_of(mid), self.page(self.message(mid).page_id)
         r = Reaction(reaction, REACTIONS.get(reaction, "\u2764"), self.now_ms())
         self.message(mid).reactions[conv.user_id] = r
-        return [events.reaction(page, conv, mid, "react", r)]
+        return self._emit(events.reaction(page, conv, mid, "react", r))
 
     def unreact(self, mid: str) -> list[WebhookEvent]:
         conv, message = self.conversation_of(mid), self.message(mid)
@@ -178,7 +248,7 @@ class World:
         if previous is None:
             return []
         r = Reaction(previous.reaction, previous.emoji, self.now_ms())
-        return [events.reaction(self.page(message.page_id), conv, mid, "unreact", r)]
+        return self._emit(events.reaction(self.page(message.page_id), conv, mid, "unreact", r))
 
     def edit(self, mid: str, text: str | None = None) -> list[WebhookEvent]:
         """The user edits their own text message: `message_edit` with the new `num_edit`."""
@@ -186,7 +256,7 @@ class World:
         if message.direction != "inbound" or message.text is None or message.is_deleted:
             raise ValueError("only a user's own text message can be edited")
         message.text, message.edit_count = text or self._text(), message.edit_count + 1
-        return [events.edit(self.page(message.page_id), conv, message, self.now_ms())]
+        return self._emit(events.edit(self.page(message.page_id), conv, message, self.now_ms()))
 
     def unsend(self, mid: str) -> list[WebhookEvent]:
         """An Instagram user unsends their message: it leaves the Graph API, the webhook says `is_deleted`."""
@@ -194,16 +264,22 @@ class World:
         if conv.platform != "instagram" or message.direction != "inbound":
             raise ValueError("only an Instagram user's own message can be unsent")
         message.is_deleted = True
-        return [events.unsend(self.page(message.page_id), conv, message, self.now_ms())]
+        return self._emit(events.unsend(self.page(message.page_id), conv, message, self.now_ms()))
 
     def postback(self, page_id: str, user_id: str, payload: str = "GET_STARTED") -> list[WebhookEvent]:
         conv = self.conversation(page_id, user_id)
         mid = ids.message_id(self.rng, conv.platform)
-        return [events.postback(self.page(page_id), conv, payload.title(), payload, mid, self.now_ms())]
+        return self._emit(events.postback(self.page(page_id), conv, payload.title(), payload, mid, self.now_ms()))
 
     def referral(self, page_id: str, user_id: str, ref: str = "summer-promo") -> list[WebhookEvent]:
         conv = self.conversation(page_id, user_id)
-        return [events.referral(self.page(page_id), conv, ref, self.now_ms())]
+        return self._emit(events.referral(self.page(page_id), conv, ref, self.now_ms()))
+
+    def _emit(self, event: WebhookEvent) -> list[WebhookEvent]:
+        """Events of a thread another app controls travel in `standby` instead of `messaging`."""
+        sender, recipient = event.event["sender"]["id"], event.event["recipient"]["id"]
+        conv = self._by_user[(event.page_id, recipient if sender == event.page_id else sender)]
+        return [dataclasses.replace(event, standby=True) if conv.standby else event]
 
     def set_token(self, page_id: str, token: str) -> None:
         self.page(page_id).access_token = token

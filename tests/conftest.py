@@ -10,7 +10,7 @@ import pytest
 from ingest.kafka import ensure_topics
 from ingest.settings import KafkaSettings
 from tests.support.databases import create_database, create_template, drop_database
-from tests.support.infra import Infra, start_infra
+from tests.support.infra import Infra, broker_kind, start_infra
 
 INTEGRATION_MARKERS = {"integration", "e2e"}
 
@@ -19,6 +19,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if not INTEGRATION_MARKERS & {m.name for m in item.iter_markers()}:
             item.add_marker(pytest.mark.unit)
+        if item.get_closest_marker("apache_only") and broker_kind() != "apache":
+            item.add_marker(pytest.mark.skip(
+                reason=f"needs Apache Kafka (CONVSYNC_TEST_KAFKA=apache); this run's broker is {broker_kind()}"))
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,8 @@ class Receiver:
         return web.Response(text="EVENT_RECEIVED")
 
     def events(self) -> list[JSON]:
-        return [item for body in self.bodies for entry in json.loads(body)["entry"] for item in entry["messaging"]]
+        entries = [entry for body in self.bodies for entry in json.loads(body)["entry"]]
+        return [item for entry in entries for key in ("messaging", "standby") for item in entry.get(key, [])]
 
 
 @asynccontextmanager

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import aiohttp
 import pytest
 
-from emulator.model import WebhookEvent
+from emulator.model import JSON, WebhookEvent
 from emulator.runner import EmulatorConfig, run_emulator
 from emulator.traffic import TrafficConfig
 from emulator.webhooks import WebhookConfig, WebhookSender
@@ -83,7 +84,9 @@ async def test_dropped_and_duplicated_posts_are_recorded() -> None:
 async def test_bounded_traffic_sends_every_kind_and_accounts_for_every_event() -> None:
     async with receiving(Receiver(SECRET)) as receiver:
         config = EmulatorConfig(
-            world=WorldConfig(seed=3, pages=2, instagram_pages=1, conversations_per_page=5, messages_per_conversation=3),
+            world=WorldConfig(
+                seed=3, pages=2, instagram_pages=1, conversations_per_page=5, messages_per_conversation=3
+            ),
             webhook=WebhookConfig(receiver.url, SECRET, batch_size=8, loss=0.1, seed=2),
             traffic=TrafficConfig(rate=2000.0, max_changes=400, max_seconds=20.0, seed=1),
         )
@@ -96,9 +99,68 @@ async def test_bounded_traffic_sends_every_kind_and_accounts_for_every_event() -
     assert len(delivered) + len(lost) == len(generated) and lost
     assert sorted(map(id, delivered + lost)) == sorted(map(id, generated))
     kinds = Counter(e.kind for e in generated)
-    assert {"message", "echo", "delivery", "read", "reaction", "message_edit", "unsend", "postback", "referral"} <= set(kinds)
+    assert {
+        "message",
+        "echo",
+        "delivery",
+        "read",
+        "reaction",
+        "message_edit",
+        "unsend",
+        "postback",
+        "referral",
+    } <= set(kinds)
     assert receiver.bad_signatures == 0 and len(receiver.events()) == len(delivered)
     echo = next(e.event for e in generated if e.kind == "echo" and "app_id" in e.event["message"])
     assert isinstance(echo["message"]["app_id"], int)
     ig_read = next(e.event for e in generated if e.kind == "read" and e.platform == "instagram")
     assert set(ig_read["read"]) == {"mid"}
+
+
+async def test_threads_of_another_app_arrive_as_standby() -> None:
+    world = World(WorldConfig(seed=1, pages=1, conversations_per_page=0, standby_share=1.0))
+    evs = scripted_events(world)
+    assert all(e.standby for e in evs)
+    async with receiving(Receiver(SECRET)) as receiver:
+        sender = WebhookSender(WebhookConfig(receiver.url, SECRET, batch_size=20))
+        await sender.start()
+        await sender.send(evs)
+        await sender.close()
+    entry = json.loads(receiver.bodies[0])["entry"][0]
+    assert "messaging" not in entry and len(entry["standby"]) == len(evs)
+
+
+async def test_faults_and_traffic_rate_change_at_run_time_over_http() -> None:
+    async with receiving(Receiver(SECRET)) as receiver:
+        config = EmulatorConfig(
+            world=WorldConfig(seed=3, pages=1, conversations_per_page=3),
+            webhook=WebhookConfig(receiver.url, SECRET, batch_size=1),
+            traffic=TrafficConfig(rate=0.0, max_changes=50, max_seconds=20.0),
+        )
+        async with run_emulator(config) as emu, aiohttp.ClientSession() as http:
+            page = next(iter(emu.world.pages))
+            async with http.post(f"{emu.graph_url}/_emulator/webhooks", json={"loss": 1.0}) as response:
+                assert response.status == 200
+            await emu.send(emu.world.user_message(page) + emu.world.user_message(page))
+            assert emu.delivery is not None and len(emu.delivery.lost) == 2 and receiver.bodies == []
+            emu.set_webhook_faults(loss=0.0)
+            async with http.post(f"{emu.graph_url}/_emulator/traffic", json={"rate": 1000}) as response:
+                assert response.status == 200
+            assert emu.traffic is not None
+            await emu.traffic.wait()
+            async with http.post(f"{emu.graph_url}/_emulator/rate", json={"burst": 3}) as response:
+                assert response.status == 400
+            async with http.get(f"{emu.graph_url}/_emulator/stats") as response:
+                stats = await response.json()
+            async with http.get(f"{emu.graph_url}/_emulator/deliveries") as response:
+                outcomes = await response.json()
+    assert emu.traffic.changes == 50
+    assert stats["webhooks"]["lost_events"] == 2 and stats["webhooks"]["delivered_events"] == len(
+        emu.traffic.events
+    )
+    assert len(receiver.events()) == len(emu.traffic.events)
+    def canonical(events: list[JSON]) -> list[str]:
+        return sorted(json.dumps(e, sort_keys=True) for e in events)
+
+    assert canonical([o["event"] for o in outcomes["delivered"]]) == canonical(receiver.events())
+    assert len(outcomes["lost"]) == 2 and outcomes["lost"][0]["page_id"] == page

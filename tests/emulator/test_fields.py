@@ -12,11 +12,21 @@ def test_flat_fields() -> None:
 
 
 def test_nested_selection_with_limit() -> None:
-    parsed = parse_fields("id,messages.limit(20){id,created_time,from,to,message,attachments,sticker,shares},participants")
+    parsed = parse_fields(
+        "id,messages.limit(20){id,created_time,from,to,message,attachments,sticker,shares},participants"
+    )
     messages = parsed[1]
     assert messages.name == "messages" and messages.limit == 20
     assert messages.sub is not None and [f.name for f in messages.sub] == [
-        "id", "created_time", "from", "to", "message", "attachments", "sticker", "shares"]
+        "id",
+        "created_time",
+        "from",
+        "to",
+        "message",
+        "attachments",
+        "sticker",
+        "shares",
+    ]
     assert parsed[2] == Field("participants")
 
 

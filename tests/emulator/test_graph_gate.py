@@ -68,12 +68,25 @@ def test_paging_under_concurrent_traffic_never_repeats_and_misses_only_moved_thr
 
 def test_field_expansion_with_nested_messages(gate: GraphState) -> None:
     page_id = messenger_page(gate.world)
-    fields = f"id,updated_time,message_count,unread_count,snippet,participants,can_reply,link,messages.limit(3){{{MESSAGE_FIELDS}}}"
+    fields = (
+        "id,updated_time,message_count,unread_count,snippet,participants,can_reply,link,"
+        f"messages.limit(3){{{MESSAGE_FIELDS}}}"
+    )
     status, body = get(gate, f"{page_id}/conversations", fields=fields, limit="2")
     assert status == 200
     conv = body["data"][0]
     world_conv = gate.world.conversations[conv["id"]]
-    assert set(conv) == {"id", "updated_time", "message_count", "unread_count", "snippet", "participants", "can_reply", "link", "messages"}
+    assert set(conv) == {
+        "id",
+        "updated_time",
+        "message_count",
+        "unread_count",
+        "snippet",
+        "participants",
+        "can_reply",
+        "link",
+        "messages",
+    }
     assert [m["id"] for m in conv["messages"]["data"]] == [m.mid for m in world_conv.visible()[:3]]
     assert conv["participants"]["data"][0]["id"] == world_conv.user_id
     assert conv["participants"]["data"][1]["id"] == page_id
@@ -102,7 +115,7 @@ def test_only_the_20_newest_messages_are_readable(gate: GraphState) -> None:
 
 def test_messages_edge_pages_with_cursors(gate: GraphState) -> None:
     conv = next(c for c in gate.world.conversations.values() if len(c.visible()) > 20)
-    status, body = get(gate, f"{conv.graph_id}/messages", limit="8")
+    body = get(gate, f"{conv.graph_id}/messages", limit="8")[1]
     ids = [m["id"] for m in body["data"]]
     while "next" in body["paging"]:
         path, query = follow(body["paging"]["next"])
@@ -129,7 +142,9 @@ def test_instagram_needs_platform_instagram(gate: GraphState) -> None:
 
 
 def test_too_much_data_is_code_1_and_large_limits_are_clamped(world: World, clock: FakeClock) -> None:
-    gate = GraphState(world, GraphConfig(calls_per_second=1000, limits=Limits(max_limit=10, data_budget=100)), clock)
+    gate = GraphState(
+        world, GraphConfig(calls_per_second=1000, limits=Limits(max_limit=10, data_budget=100)), clock
+    )
     page_id = messenger_page(world)
     status, body = get(gate, f"{page_id}/conversations", limit="6", fields="messages.limit(20){id}")
     assert (status, body["error"]["code"]) == (500, 1)
@@ -143,19 +158,23 @@ def test_tokens_missing_wrong_expired_and_renewed(gate: GraphState) -> None:
     path = f"{page_id}/conversations"
     assert gate.call(path, {}, link).body["error"]["code"] == 104
     assert gate.call(path, {"access_token": "EAAGnope"}, link).body["error"]["code"] == 190
+    other_token = gate.world.pages[instagram_page(gate.world)].access_token
+    assert gate.call(path, {"access_token": other_token}, link).body["error"]["code"] == 10
     gate.expire_token(page_id)
     error = get(gate, path)[1]["error"]
     assert (error["code"], error["error_subcode"], error["type"]) == (190, 463, "OAuthException")
     gate.set_token(page_id, "EAAGfresh")
     assert gate.call(path, {"access_token": "EAAGfresh"}, link).status == 200
-    assert gate.stats.auth_errors[page_id] == 2
+    assert gate.stats.auth_errors[page_id] == 3
 
 
 def test_appsecret_proof_is_checked_when_sent(gate: GraphState) -> None:
     page_id = messenger_page(gate.world)
     token = gate.world.pages[page_id].access_token
     proof = hmac.new(b"s3cret", token.encode(), hashlib.sha256).hexdigest()
-    assert gate.call(f"{page_id}/conversations", {"access_token": token, "appsecret_proof": proof}, link).status == 200
+    assert (
+        gate.call(f"{page_id}/conversations", {"access_token": token, "appsecret_proof": proof}, link).status == 200
+    )
     bad = gate.call(f"{page_id}/conversations", {"access_token": token, "appsecret_proof": "0" * 64}, link)
     assert (bad.status, bad.body["error"]["code"]) == (400, 100)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -15,8 +17,10 @@ from tests.emulator.conftest import messenger_page
 
 pytestmark = pytest.mark.integration
 
-CONFIG = EmulatorConfig(world=WorldConfig(seed=5, pages=2, instagram_pages=1, conversations_per_page=12, messages_per_conversation=3),
-                        graph=GraphConfig(calls_per_second=1000.0))
+CONFIG = EmulatorConfig(
+    world=WorldConfig(seed=5, pages=2, instagram_pages=1, conversations_per_page=12, messages_per_conversation=3),
+    graph=GraphConfig(calls_per_second=1000.0),
+)
 
 
 @pytest.fixture
@@ -31,7 +35,9 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def test_paging_next_is_an_absolute_url_carrying_the_token(emu: Emulator, http: aiohttp.ClientSession) -> None:
+async def test_paging_next_is_an_absolute_url_carrying_the_token(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
     page = emu.world.pages[messenger_page(emu.world)]
     url: str | None = f"{emu.graph_url}/v25.0/{page.page_id}/conversations?limit=5&access_token={page.access_token}"
     ids = []
@@ -53,7 +59,9 @@ async def test_batch_runs_each_call_and_charges_each(emu: Emulator, http: aiohtt
     convs = emu.world.conversations_of(page.page_id)[:3]
     batch = [{"method": "GET", "relative_url": f"v25.0/{c.graph_id}?fields=id,participants"} for c in convs]
     batch.append({"method": "GET", "relative_url": "t_1?fields=id"})
-    async with http.post(f"{emu.graph_url}/v25.0/", data={"access_token": page.access_token, "batch": json.dumps(batch)}) as response:
+    async with http.post(
+        f"{emu.graph_url}/v25.0/", data={"access_token": page.access_token, "batch": json.dumps(batch)}
+    ) as response:
         assert response.status == 200
         results = await response.json()
     assert [r["code"] for r in results] == [200, 200, 200, 400]
@@ -65,7 +73,9 @@ async def test_batch_runs_each_call_and_charges_each(emu: Emulator, http: aiohtt
 async def test_batch_of_more_than_50_is_refused(emu: Emulator, http: aiohttp.ClientSession) -> None:
     page = emu.world.pages[messenger_page(emu.world)]
     batch = [{"method": "GET", "relative_url": f"{page.page_id}/conversations"}] * 51
-    async with http.post(f"{emu.graph_url}/v25.0/", json={"access_token": page.access_token, "batch": batch}) as response:
+    async with http.post(
+        f"{emu.graph_url}/v25.0/", json={"access_token": page.access_token, "batch": batch}
+    ) as response:
         assert response.status == 400
         assert (await response.json())["error"]["code"] == 100
     assert emu.stats.calls[page.page_id] == 0
@@ -78,13 +88,23 @@ async def test_throttling_over_http_with_usage_headers(emu: Emulator, http: aioh
     answers = []
     for _ in range(3):
         async with http.get(url) as response:
-            answers.append((response.status, await response.json(), json.loads(response.headers["X-Business-Use-Case-Usage"])))
+            answers.append(
+                (response.status, await response.json(), json.loads(response.headers["X-Business-Use-Case-Usage"]))
+            )
     assert [a[0] for a in answers] == [200, 200, 400]
     assert answers[2][1]["error"]["code"] == 613
     usage = answers[2][2][page.page_id][0]
     assert usage["call_count"] == 100 and usage["estimated_time_to_regain_access"] >= 1
     assert answers[0][2][page.page_id][0]["call_count"] == 50
     assert emu.stats.throttled[page.page_id] == 1
+
+
+async def test_unknown_paths_answer_meta_json(emu: Emulator, http: aiohttp.ClientSession) -> None:
+    for method, path in (("GET", "/v25.0/"), ("DELETE", "/v25.0/t_1"), ("GET", "/nowhere")):
+        async with http.request(method, emu.graph_url + path) as response:
+            assert response.status == 400
+            assert (await response.json())["error"]["code"] == 100
+            assert response.headers["X-Business-Use-Case-Usage"] == "{}"
 
 
 async def test_http_controls_and_stats(emu: Emulator, http: aiohttp.ClientSession) -> None:
@@ -95,7 +115,9 @@ async def test_http_controls_and_stats(emu: Emulator, http: aiohttp.ClientSessio
         assert response.status == 200
     async with http.get(url) as response:
         assert (await response.json())["error"]["error_subcode"] == 463
-    async with http.post(f"{emu.graph_url}/_emulator/pages/{page.page_id}/token", json={"token": "EAAGnew"}) as response:
+    async with http.post(
+        f"{emu.graph_url}/_emulator/pages/{page.page_id}/token", json={"token": "EAAGnew"}
+    ) as response:
         assert response.status == 200
     async with http.get(url.replace(old, "EAAGnew")) as response:
         assert response.status == 200
@@ -111,3 +133,51 @@ async def test_http_controls_and_stats(emu: Emulator, http: aiohttp.ClientSessio
     async with http.get(f"{emu.graph_url}/_emulator/truth") as response:
         truth = await response.json()
     assert len(truth["messages"]) == len(emu.world.messages)
+
+
+async def test_paging_under_live_traffic_lists_no_thread_twice(http: aiohttp.ClientSession) -> None:
+    from emulator.traffic import TrafficConfig
+    from emulator.webhooks import WebhookConfig
+    from tests.emulator.receiver import Receiver, receiving
+
+    async with receiving(Receiver("s")) as receiver:
+        config = EmulatorConfig(
+            world=WorldConfig(seed=8, pages=1, conversations_per_page=40, messages_per_conversation=2),
+            graph=GraphConfig(calls_per_second=1000.0),
+            webhook=WebhookConfig(receiver.url, "s", batch_size=20),
+            traffic=TrafficConfig(rate=400.0, max_changes=5000, max_seconds=10.0, seed=2),
+        )
+        async with run_emulator(config) as emu:
+            page = next(iter(emu.world.pages.values()))
+            before = {c.graph_id: c.updated_ms for c in emu.world.conversations_of(page.page_id)}
+            url: str | None = (
+                f"{emu.graph_url}/v25.0/{page.page_id}/conversations?limit=3&access_token={page.access_token}"
+            )
+            seen: list[str] = []
+            while url:
+                async with http.get(url) as response:
+                    body = await response.json()
+                seen += [c["id"] for c in body["data"]]
+                url = body["paging"].get("next")
+                await asyncio.sleep(0.02)  # let the traffic move threads between pages
+            after = {c.graph_id: c.updated_ms for c in emu.world.conversations_of(page.page_id)}
+    assert len(seen) == len(set(seen))
+    unchanged = {g for g, ms in before.items() if after[g] == ms}
+    assert unchanged <= set(seen) and len(unchanged) < len(before)
+
+
+async def test_malformed_batches_answer_meta_errors(emu: Emulator, http: aiohttp.ClientSession) -> None:
+    url = f"{emu.graph_url}/v25.0/"
+    requests: list[dict[str, Any]] = [
+        {"data": "not json", "headers": {"Content-Type": "application/json"}},
+        {"json": [1, 2]},
+        {"data": {"batch": "{}"}},
+        {"json": {"batch": [{"method": "POST", "relative_url": "me"}]}},
+    ]
+    for kwargs in requests:
+        async with http.post(url, **kwargs) as response:
+            body = await response.json()
+        if isinstance(body, list):
+            assert json.loads(body[0]["body"])["error"]["code"] == 100
+        else:
+            assert response.status == 400 and body["error"]["code"] == 100

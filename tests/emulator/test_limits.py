@@ -53,6 +53,13 @@ def test_work_drives_total_time() -> None:
 def test_headers_are_meta_shaped_json() -> None:
     usages = {"123": Usage(40, 10, 12, 0), "456": Usage(100, 20, 30, 1)}
     buc = json.loads(buc_header(usages))
-    assert buc["456"] == [{"type": "pages", "call_count": 100, "total_cputime": 20, "total_time": 30,
-                           "estimated_time_to_regain_access": 1}]
+    assert buc["456"] == [
+        {
+            "type": "pages",
+            "call_count": 100,
+            "total_cputime": 20,
+            "total_time": 30,
+            "estimated_time_to_regain_access": 1,
+        }
+    ]
     assert json.loads(app_usage_header(usages)) == {"call_count": 100, "total_cputime": 20, "total_time": 30}

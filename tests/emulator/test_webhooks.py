@@ -15,7 +15,9 @@ from emulator.world import World, WorldConfig
 
 
 def events(n: int, platform: Platform = "messenger") -> list[WebhookEvent]:
-    return [WebhookEvent(f"p{i % 3}", platform, {"timestamp": 1000 + i, "message": {"mid": f"m_{i}"}}) for i in range(n)]
+    return [
+        WebhookEvent(f"p{i % 3}", platform, {"timestamp": 1000 + i, "message": {"mid": f"m_{i}"}}) for i in range(n)
+    ]
 
 
 def test_meta_escaping_is_ascii_with_escaped_slashes() -> None:

@@ -1,0 +1,170 @@
+"""The gate every Graph call passes through, in Meta's order (no HTTP here; the clock is injected).
+
+1. the object must exist (100/33 otherwise; messages older than the 20-newest window do not);
+2. the page token must be present (104), known (190), this page's (10 for another page's token),
+   not expired (190/463), with a matching `appsecret_proof` when one is sent (100);
+3. the page's token bucket must hold a call (613, or 80006, HTTP 400);
+4. a configurable share of calls fails transiently (HTTP 500, code 2, `is_transient`);
+5. the answer is rendered and its size charged to the page's work budget (`total_time`).
+
+Runtime knobs live in `GraphControls` (mutable, changed by tests and `/_emulator/...`); counters in
+`GraphStats`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from emulator import errors, resolve
+from emulator.errors import GraphError
+from emulator.limits import PageBudget, Usage
+from emulator.model import JSON
+from emulator.world import World
+
+
+@dataclass(frozen=True, slots=True)
+class GraphConfig:
+    calls_per_second: float = 2.0  # per page, like Meta's conversations API
+    burst: float | None = None  # bucket size; None: one second's worth (at least 1)
+    throttle_code: int = 613  # or 80006 (Messenger BUC)
+    transient_failure_rate: float = 0.0
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    limits: resolve.Limits = field(default_factory=resolve.Limits)
+    app_secret: str | None = field(default=None, repr=False)  # checks `appsecret_proof` when sent
+    work_per_second: float = 500.0  # objects rendered per second before total_time reaches 100%
+    seed: int = 0  # for jitter, transient failures and trace ids (not the world)
+
+
+@dataclass(slots=True)
+class GraphControls:
+    """What tests and the control endpoints change at run time."""
+
+    calls_per_second: float
+    burst: float
+    transient_failure_rate: float
+    latency_ms: float
+    jitter_ms: float
+    expired: set[str] = field(default_factory=set)  # page ids whose current token is expired
+
+    @classmethod
+    def from_config(cls, config: GraphConfig) -> GraphControls:
+        burst = config.burst if config.burst is not None else max(1.0, config.calls_per_second)
+        return cls(
+            config.calls_per_second, burst, config.transient_failure_rate, config.latency_ms, config.jitter_ms
+        )
+
+
+@dataclass(slots=True)
+class GraphStats:
+    calls: Counter[str] = field(default_factory=Counter)  # per page, every call charged to it
+    throttled: Counter[str] = field(default_factory=Counter)
+    transient: Counter[str] = field(default_factory=Counter)
+    auth_errors: Counter[str] = field(default_factory=Counter)
+    requests: int = 0  # HTTP requests (a batch is one)
+    batches: int = 0
+
+    def as_json(self) -> JSON:
+        return {
+            "calls": dict(self.calls),
+            "throttled": dict(self.throttled),
+            "transient": dict(self.transient),
+            "auth_errors": dict(self.auth_errors),
+            "requests": self.requests,
+            "batches": self.batches,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: JSON
+    page_id: str | None
+
+
+class GraphState:
+    """The world plus the gate every call passes through."""
+
+    def __init__(self, world: World, config: GraphConfig, clock: Callable[[], float] = time.monotonic) -> None:
+        self.world, self.config, self.clock = world, config, clock
+        self.controls = GraphControls.from_config(config)
+        self.stats = GraphStats()
+        self.rng = random.Random(config.seed)
+        self._budgets: dict[str, PageBudget] = {}
+
+    def budget(self, page_id: str) -> PageBudget:
+        if page_id not in self._budgets:
+            c = self.controls
+            self._budgets[page_id] = PageBudget.create(
+                c.calls_per_second, c.burst, self.config.work_per_second, self.clock()
+            )
+        return self._budgets[page_id]
+
+    def set_rate(self, calls_per_second: float, burst: float | None = None) -> None:
+        self.controls.calls_per_second = calls_per_second
+        self.controls.burst = burst if burst is not None else max(1.0, calls_per_second)
+        for budget in self._budgets.values():
+            budget.calls.set_rate(self.controls.calls_per_second, self.controls.burst, self.clock())
+
+    def expire_token(self, page_id: str) -> None:
+        self.world.page(page_id)
+        self.controls.expired.add(page_id)
+
+    def set_token(self, page_id: str, token: str) -> None:
+        self.world.set_token(page_id, token)
+        self.controls.expired.discard(page_id)
+
+    def usage(self, page_ids: set[str]) -> dict[str, Usage]:
+        now = self.clock()
+        return {p: self.budget(p).usage(now) for p in sorted(page_ids)}
+
+    def trace_id(self) -> str:
+        return "A" + "".join(
+            self.rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") for _ in range(22)
+        )
+
+    def call(self, path: str, params: dict[str, str], link: Callable[[str, dict[str, str]], str]) -> Answer:
+        """One Graph call through the gate; never raises for Meta-level errors."""
+        page_id = None
+        try:
+            target = resolve.locate(self.world, path)
+            page_id = target.page.page_id
+            self._authorise(page_id, params)
+            self._charge(page_id)
+            payload = resolve.answer(self.world, target, params, self.config.limits, link)
+            self.budget(page_id).work.charge(self.clock(), resolve.work_units(payload))
+            return Answer(200, payload, page_id)
+        except GraphError as exc:
+            return Answer(exc.status, exc.body(self.trace_id()), page_id)
+
+    def _authorise(self, page_id: str, params: dict[str, str]) -> None:
+        token, page = params.get("access_token"), self.world.page(page_id)
+        if not token:
+            raise errors.no_token()
+        if not hmac.compare_digest(token, page.access_token):
+            self.stats.auth_errors[page_id] += 1
+            other_page = any(hmac.compare_digest(token, p.access_token) for p in self.world.pages.values())
+            raise errors.no_permission() if other_page else errors.invalid_token()
+        if page_id in self.controls.expired:
+            self.stats.auth_errors[page_id] += 1
+            raise errors.expired_token()
+        proof = params.get("appsecret_proof")
+        if proof is not None and self.config.app_secret is not None:
+            expected = hmac.new(self.config.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(proof, expected):
+                raise errors.bad_proof()
+
+    def _charge(self, page_id: str) -> None:
+        self.stats.calls[page_id] += 1
+        if not self.budget(page_id).calls.take(self.clock()):
+            self.stats.throttled[page_id] += 1
+            raise errors.throttled(self.config.throttle_code)
+        if self.rng.random() < self.controls.transient_failure_rate:
+            self.stats.transient[page_id] += 1
+            raise errors.transient()
