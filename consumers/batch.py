@@ -40,6 +40,7 @@ class ConversationUpsert:
     delivered_ms: int | None = None
     read_ms: int | None = None
     snapshot: SnapshotRow | None = None
+    by_webhook: bool = False  # a webhook event of the batch saw it (so a snapshot did not create it)
 
     @property
     def key(self) -> ThreadKey:
@@ -101,7 +102,7 @@ def _conversations(items: list[Rows]) -> tuple[ConversationUpsert, ...]:
     for rows in items:
         for c in rows.conversations:
             up = at(c.page_id, c.user_id, c.platform)
-            merged[up.key] = dataclasses.replace(up, updated_ms=_max(up.updated_ms, c.seen_ms))
+            merged[up.key] = dataclasses.replace(up, updated_ms=_max(up.updated_ms, c.seen_ms), by_webhook=True)
         for w in rows.watermarks:
             up = merged[(w.page_id, w.user_id)]
             merged[up.key] = dataclasses.replace(up, delivered_ms=_max(up.delivered_ms, w.delivered_ms),
