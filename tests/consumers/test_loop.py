@@ -194,8 +194,13 @@ async def test_two_consumers_with_a_rebalance_apply_every_event_once(
     try:
         await wait_for(lambda: _messages_beyond(conn, 20), "the first member to write")
         second = Running(consumer_settings)  # joins: the group rebalances mid-stream
-        await produce(consumer_settings.kafka, records[300:])
-        await wait_for(lambda: asyncio.sleep(0, bool(second and second.batches)), "the second member to write")
+        rest = records[300:]
+        while rest and not second.batches:  # keep the stream flowing until the newcomer writes
+            chunk, rest = rest[:10], rest[10:]
+            await produce(consumer_settings.kafka, chunk)
+            await asyncio.sleep(0.5)
+        await produce(consumer_settings.kafka, rest)
+        assert second.batches, "the rebalance did not finish while records were flowing"
         await wait_for(state_is(conn, expected), "every event applied")
     finally:
         await first.finish()
