@@ -1,9 +1,57 @@
-"""Commands of `ingest/` (placeholder until issue #4 (webhook edge) lands)."""
+"""`convsync serve`: the webhook edge (and the admin API routes composed beside it) under uvicorn.
+
+uvicorn (uvloop, httptools) runs `app_from_environment` in each worker process; each worker reads
+the settings once from the environment it inherited. SIGTERM/Ctrl-C: uvicorn stops accepting,
+finishes in-flight requests, then the lifespan flushes and stops the producer.
+The webhook path never needs the database; `/readyz` checks it when CONVSYNC_DATABASE_URL is set.
+"""
+
+from __future__ import annotations
+
+import os
 
 import click
+import uvicorn
+from starlette.applications import Starlette
+
+from convsync import logs
+from ingest.access_log import uvicorn_log_config
+from ingest.app import create_app
+from ingest.settings import Settings, load, require
+
+GRACEFUL_SHUTDOWN_S = 30
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def serve() -> None:
-    """Not built yet."""
-    raise click.ClickException("`convsync serve` is not built yet: issue #4 (webhook edge) brings it")
+def build_app(settings: Settings) -> Starlette:
+    """The served app: the webhook edge, plus the admin routes when they exist (issue 7)."""
+    return create_app(settings)
+
+
+def app_from_environment() -> Starlette:
+    """uvicorn's factory, called once per worker process."""
+    settings = load(os.environ)
+    logs.configure(settings.log_format)
+    logs.register_secrets(s.reveal() for s in (*settings.webhook.app_secrets, settings.webhook.verify_token,
+                                               settings.admin.admin_token) if s is not None)
+    return build_app(settings)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="uvicorn worker processes.")
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="One line per request (paths only: query strings are never printed).")
+@click.pass_obj
+def serve(settings: Settings, host: str, port: int, workers: int, access_log: bool) -> None:
+    """Webhook + admin HTTP (uvicorn)."""
+    require(settings.webhook.app_secrets, "APP_SECRETS")
+    require(settings.webhook.verify_token, "VERIFY_TOKEN")
+    require(settings.kafka.bootstrap, "KAFKA_BOOTSTRAP")
+    uvicorn.run(
+        "convsync.serve:app_from_environment", factory=True, host=host, port=port, workers=workers,
+        loop="uvloop", http="httptools", lifespan="on", access_log=access_log,
+        log_config=uvicorn_log_config(), timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        server_header=False,
+    )

@@ -1,0 +1,127 @@
+"""Make an accepted webhook durable: Kafka (acks=all) within a deadline, else the local spool.
+
+`KafkaLink` owns the producer and starts it in the background, so the edge serves (spooling) even
+when Kafka is down at start-up. `Delivery.produce` sends every record of a request and the raw body
+at once, then awaits all acknowledgements together (one round of batching, not one per record).
+`Delivery.accept` wraps that in the outer deadline (aiokafka can wait forever) and falls back to
+the spool; it returns False only when the spool is full.
+
+Errors: `BrokerUnavailable` — no started producer yet (treated like a Kafka timeout: spool).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from ingest.kafka import producer as new_producer
+from ingest.metrics import EdgeMetrics
+from ingest.partition import MemoPartitioner
+from ingest.records import EventRecord, Topics, encode, key_bytes
+from ingest.settings import KafkaSettings
+from ingest.spool import Received, Spool, SpoolFull
+
+log = structlog.get_logger("convsync.ingest")
+
+_HEADROOM = 64 * 1024  # record overhead and headers on top of the largest accepted body
+
+
+class BrokerUnavailable(Exception):
+    """The producer has not connected yet."""
+
+
+PRODUCE_ERRORS = (TimeoutError, KafkaError, BrokerUnavailable)
+
+
+class KafkaLink:
+    """The edge's one producer, (re)tried in the background until it starts."""
+
+    def __init__(self, kafka: KafkaSettings, *, max_body_bytes: int, retry_s: float = 1.0) -> None:
+        self._kafka = kafka
+        self._max_request = max(1 << 20, max_body_bytes + _HEADROOM)
+        self._retry_s = retry_s
+        self.producer: AIOKafkaProducer | None = None
+
+    async def connect(self) -> None:
+        """Start the producer, retrying while the broker is unreachable (run as a task)."""
+        while self.producer is None:
+            candidate = new_producer(self._kafka, max_request_size=self._max_request, partitioner=MemoPartitioner())
+            try:
+                await candidate.start()
+            except KafkaError as exc:
+                await candidate.stop()
+                log.warning("kafka_connect_failed", error=exc.__class__.__name__)
+                await asyncio.sleep(self._retry_s)
+            else:
+                self.producer = candidate
+                log.info("kafka_connected")
+
+    def started(self) -> AIOKafkaProducer:
+        if self.producer is None:
+            raise BrokerUnavailable("producer not started")
+        return self.producer
+
+    async def close(self, timeout_s: float) -> None:
+        """Flush what is in flight, then stop (graceful shutdown)."""
+        if self.producer is None:
+            return
+        with contextlib.suppress(*PRODUCE_ERRORS):
+            await asyncio.wait_for(self.producer.flush(), timeout_s)
+        await self.producer.stop()
+        self.producer = None
+
+
+class Delivery:
+    def __init__(self, link: KafkaLink, topics: Topics, spool: Spool, timeout_s: float,
+                 metrics: EdgeMetrics) -> None:
+        self.link = link
+        self.topics = topics
+        self.spool = spool
+        self.timeout_s = timeout_s
+        self.metrics = metrics
+
+    async def produce(self, request: Received, records: Sequence[EventRecord]) -> None:
+        """Send the events and the raw body, then wait until Kafka acknowledged all of them."""
+        producer = self.link.started()
+        futures = [await producer.send(self.topics.events, encode(r), key=key_bytes(r)) for r in records]
+        futures.append(await producer.send(self.topics.raw, request.body, headers=raw_headers(request)))
+        await asyncio.gather(*futures)
+
+    async def accept(self, request: Received, records: Sequence[EventRecord]) -> bool:
+        """Durable in Kafka or in the spool: True; the spool is full: False (answer 503)."""
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                await self.produce(request, records)
+        except PRODUCE_ERRORS as exc:
+            if not await self._spool(request, exc):
+                return False
+        else:
+            self.metrics.produce_seconds.observe(time.perf_counter() - started)
+        for record in records:
+            self.metrics.event(record.kind)
+        return True
+
+    async def _spool(self, request: Received, cause: BaseException) -> bool:
+        try:
+            await asyncio.to_thread(self.spool.append, request)
+        except SpoolFull:
+            log.error("spool_full", cause=cause.__class__.__name__, body_sha256=request.body_sha256)
+            return False
+        self.metrics.spooled.inc()
+        log.warning("webhook_spooled", cause=cause.__class__.__name__, body_sha256=request.body_sha256)
+        return True
+
+
+def raw_headers(request: Received) -> list[tuple[str, bytes]]:
+    return [
+        ("signature", request.signature.encode()),
+        ("received_at", str(request.received_at).encode()),
+        ("body_sha256", request.body_sha256.encode()),
+    ]

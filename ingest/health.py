@@ -1,0 +1,49 @@
+"""Readiness: can this edge make a webhook durable right now?
+
+Ready means Kafka answers a metadata request, the spool has room, and PostgreSQL answers when a
+database is configured (the webhook path never needs it; the admin routes served beside it do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from ingest.delivery import PRODUCE_ERRORS, KafkaLink
+from ingest.settings import Secret
+from ingest.spool import Spool
+
+CHECK_TIMEOUT_S = 2.0
+
+
+async def kafka_reachable(link: KafkaLink) -> bool:
+    if link.producer is None:
+        return False
+    try:
+        await asyncio.wait_for(link.producer.client.fetch_all_metadata(), CHECK_TIMEOUT_S)
+    except PRODUCE_ERRORS:
+        return False
+    return True
+
+
+async def database_reachable(url: Secret) -> bool:
+    try:
+        connection = await asyncpg.connect(url.reveal(), timeout=CHECK_TIMEOUT_S)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    try:
+        await asyncio.wait_for(connection.fetchval("SELECT 1"), CHECK_TIMEOUT_S)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    finally:
+        await connection.close()
+    return True
+
+
+async def readiness(link: KafkaLink, spool: Spool, max_body_bytes: int, database: Secret | None) -> dict[str, bool]:
+    """Named checks; ready when all are True. The spool must have room for one more largest request."""
+    checks = {"kafka": await kafka_reachable(link), "spool": spool.has_room_for(max_body_bytes)}
+    if database is not None:
+        checks["database"] = await database_reachable(database)
+    return checks

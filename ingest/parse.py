@@ -1,0 +1,215 @@
+"""Split one verified webhook body into event records (pure: no I/O, no clock).
+
+A body is `{"object": "page"|"instagram", "entry": [{"id": PAGE, "messaging"|"standby": [...]}]}`.
+Every `messaging[]` and `standby[]` item becomes one `EventRecord` whose `event` is the item
+untouched (plus `"standby": true` for standby items). The kind is the key present (DESIGN §2);
+unknown kinds are kept as `unknown`. Other objects (feed changes and the like) are valid webhooks
+that yield no events: the raw archive keeps them.
+
+Dashboard test payloads put a messaging item under `changes[].value` with string seconds as the
+timestamp; they are parsed the same way, and timestamps are normalised to epoch ms.
+
+Errors: `WebhookRejected` — the body is not JSON or not a webhook object; answer 400, store nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ingest.records import EventRecord, Kind, Platform
+
+PLATFORMS: Mapping[str, Platform] = {"page": "messenger", "instagram": "instagram"}
+
+# The key present decides the kind; checked in this order (an item carries one of them).
+KIND_KEYS: tuple[tuple[str, Kind], ...] = (
+    ("message", "message"),
+    ("message_edit", "message_edit"),
+    ("reaction", "reaction"),
+    ("delivery", "delivery"),
+    ("read", "read"),
+    ("postback", "postback"),
+    ("referral", "referral"),
+    ("optin", "optin"),
+    ("account_linking", "account_linking"),
+    ("pass_thread_control", "handover"),
+    ("take_thread_control", "handover"),
+    ("request_thread_control", "handover"),
+    ("app_roles", "handover"),
+    ("policy_enforcement", "policy_enforcement"),
+    ("policy-enforcement", "policy_enforcement"),
+)
+
+# A surrogate escape in the raw bytes (a literal prefix, so the regex engine scans for it quickly).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD]([89a-fA-F])[0-9a-fA-F]{2}")
+_SECONDS_BEFORE = 100_000_000_000  # below this a timestamp is in seconds (year 5138 in seconds)
+
+
+class WebhookRejected(ValueError):
+    """The body is not a webhook we can read: answer 400 and store nothing."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_webhook(body: bytes, *, received_at: int, body_sha256: str) -> list[EventRecord]:
+    """One record per messaging/standby item of every entry, in body order (`index`)."""
+    document = _load(body)
+    platform = PLATFORMS.get(document["object"])
+    if platform is None:
+        return []
+    return [
+        EventRecord(
+            source="webhook", kind=classify(item), platform=platform, page_id=page_id,
+            user_id=counterpart(item, page_id), timestamp=event_time(item, entry_time),
+            received_at=received_at, body_sha256=body_sha256, index=index, run_id=None, event=item,
+        )
+        for index, (page_id, entry_time, item) in enumerate(_items(document["entry"]))
+    ]
+
+
+def classify(item: Mapping[str, Any]) -> Kind:
+    for key, kind in KIND_KEYS:
+        if key in item:
+            return kind
+    return "unknown"
+
+
+def counterpart(item: Mapping[str, Any], page_id: str) -> str | None:
+    """The user of the thread: the party that is not the page (the recipient of an echo)."""
+    order = ("recipient", "sender") if _is_echo(item) else ("sender", "recipient")
+    for party in order:
+        user = _id_of(item.get(party))
+        if user is not None and user != page_id:
+            return user
+    return None
+
+
+def event_time(item: Mapping[str, Any], fallback: Any) -> int | None:
+    """Meta's time in epoch ms; tolerates string and seconds (Dashboard test payloads)."""
+    for value in (item.get("timestamp"), fallback):
+        millis = _millis(value)
+        if millis is not None:
+            return millis
+    return None
+
+
+def _load(body: bytes) -> dict[str, Any]:
+    try:
+        document = _DECODER.decode(body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise WebhookRejected("not_json") from None
+    if not isinstance(document, dict) or not isinstance(document.get("object"), str):
+        raise WebhookRejected("not_webhook")
+    if not isinstance(document.get("entry"), list):
+        raise WebhookRejected("not_webhook")
+    if _maybe_lone_surrogate(body) and not _encodable(document):
+        raise WebhookRejected("lone_surrogate")  # records could not be encoded as UTF-8
+    return document
+
+
+def _maybe_lone_surrogate(body: bytes) -> bool:
+    """A cheap pre-check on the raw bytes, so that bodies with paired escapes (emoji, as Meta sends
+    them) skip the full check: True for an unpaired surrogate escape, or an escaped backslash
+    before `ud..` (which could fake a pair)."""
+    if b"\\ud" not in body and b"\\uD" not in body:
+        return False
+    low_expected_at = -1
+    for match in _SURROGATE_ESCAPE.finditer(body):
+        if _escaped_backslash_before(body, match.start()):
+            return True
+        if match.group(1) in b"89abAB":
+            if low_expected_at != -1:
+                return True
+            low_expected_at = match.end()
+        elif match.start() != low_expected_at:
+            return True
+        else:
+            low_expected_at = -1
+    return low_expected_at != -1
+
+
+def _escaped_backslash_before(body: bytes, position: int) -> bool:
+    run = 0
+    while position - run - 1 >= 0 and body[position - run - 1] == 0x5C:  # backslash
+        run += 1
+    return run % 2 == 1
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)  # built once: json.loads(**kw) builds one per call
+
+
+def _encodable(document: Any) -> bool:
+    try:
+        json.dumps(document, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _items(entries: list[Any]) -> Iterator[tuple[str, Any, dict[str, Any]]]:
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise WebhookRejected("not_webhook")
+        page_id = _id_of(entry)
+        if page_id is None:
+            raise WebhookRejected("entry_without_id")
+        time = entry.get("time")
+        for item in _list(entry, "messaging"):
+            yield page_id, time, item
+        for item in _list(entry, "standby"):
+            yield page_id, time, {**item, "standby": True}
+        for change in _list(entry, "changes"):
+            if _is_messaging_change(change):
+                yield page_id, time, change["value"]
+
+
+def _list(entry: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
+    items = entry.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise WebhookRejected(f"bad_{key}")
+    return items
+
+
+def _is_messaging_change(change: Mapping[str, Any]) -> bool:
+    field, value = change.get("field"), change.get("value")
+    return isinstance(field, str) and field.startswith("messag") and isinstance(value, dict)
+
+
+def _is_echo(item: Mapping[str, Any]) -> bool:
+    message = item.get("message")
+    return isinstance(message, dict) and message.get("is_echo") is True
+
+
+def _id_of(party: Any) -> str | None:
+    if not isinstance(party, dict):
+        return None
+    value = party.get("id")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = str(value)
+    return text or None
+
+
+def _millis(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        value = int(value)
+    if not isinstance(value, int) or value < 0:
+        return None
+    return value * 1000 if value < _SECONDS_BEFORE else value

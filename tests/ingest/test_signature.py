@@ -1,0 +1,48 @@
+"""The signature table of issue 4, on the pure verifier (the HTTP edge is tested in test_edge_http)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ingest.signature import check_signature, sign
+from tests.ingest.meta import OLD_SECRET, SECRET, meta_bytes
+
+BODY = meta_bytes({"object": "page", "entry": [{"id": "1", "messaging": []}]})
+GOOD = sign(BODY, SECRET)
+FLIPPED = BODY[:10] + bytes([BODY[10] ^ 0x01]) + BODY[11:]
+
+
+@pytest.mark.parametrize(
+    ("body", "header", "verdict"),
+    [
+        (BODY, GOOD, "ok"),
+        (BODY, sign(BODY, b"wrong secret"), "mismatch"),
+        (BODY, sign(BODY, OLD_SECRET), "ok"),  # second secret during rotation
+        (BODY, None, "missing"),
+        (BODY, "", "missing"),
+        (BODY, "sha1=" + "0" * 40, "malformed"),
+        (BODY, GOOD[:-2], "malformed"),  # truncated hex
+        (BODY, GOOD[:-1] + "z", "malformed"),
+        (BODY, "SHA256=" + GOOD[7:], "malformed"),
+        (FLIPPED, GOOD, "mismatch"),  # one flipped byte
+        (json.dumps(json.loads(BODY), indent=1).encode(), GOOD, "mismatch"),  # re-serialised after signing
+        (BODY, GOOD.upper().replace("SHA256=", "sha256="), "ok"),  # hex case does not matter
+    ],
+)
+def test_signature_table(body: bytes, header: str | None, verdict: str) -> None:
+    assert check_signature(body, header, [SECRET, OLD_SECRET]) == verdict
+
+
+def test_meta_unicode_escaping_is_verified_over_the_raw_bytes() -> None:
+    body = meta_bytes({"object": "page", "entry": [{"id": "1", "messaging": [{"message": {"text": "\u00e4\u00f6 \U0001f600"}}]}]})
+    assert b"\\u00e4\\u00f6 \\ud83d\\ude00" in body
+    header = sign(body, SECRET)
+    assert check_signature(body, header, [SECRET]) == "ok"
+    unescaped = json.dumps(json.loads(body), ensure_ascii=False, separators=(",", ":")).encode()
+    assert check_signature(unescaped, header, [SECRET]) == "mismatch"
+
+
+def test_no_secret_configured_accepts_nothing() -> None:
+    assert check_signature(BODY, GOOD, []) == "mismatch"
