@@ -342,9 +342,11 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=2000, help="webhook events per second for the latency case")
     parser.add_argument("--latency-seconds", type=float, default=10.0, help="0 skips the latency case")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up a drain after this long")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the child logs in this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="convsync-bench-") as tmp:
-        work = Path(tmp)
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         with embedded_stack(work / "stack", KafkaSettings(bootstrap=None, idempotence=False)) as stack:
             asyncio.run(bench(args, stack, work))
 
