@@ -145,13 +145,13 @@ class _Worker:
     def seek_back(self, records: list[ConsumerRecord]) -> None:
         """Rewind each still-assigned partition to the first offset of the failed batch."""
         assigned = self.consumer.assignment()
-        for tp, offset in _first_offsets(records).items():
+        for tp, offset in _offsets(records, min).items():
             if tp in assigned:
                 self.consumer.seek(tp, offset)
 
     async def commit(self, records: list[ConsumerRecord]) -> bool:
         assigned = self.consumer.assignment()
-        offsets = {tp: o + 1 for tp, o in _last_offsets(records).items() if tp in assigned}
+        offsets = {tp: o + 1 for tp, o in _offsets(records, max).items() if tp in assigned}
         try:
             await self.consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as exc:
@@ -183,20 +183,13 @@ class _Worker:
         return total
 
 
-def _first_offsets(records: list[ConsumerRecord]) -> dict[TopicPartition, int]:
-    first: dict[TopicPartition, int] = {}
+def _offsets(records: list[ConsumerRecord], pick: Callable[[int, int], int]) -> dict[TopicPartition, int]:
+    """Per partition, the offset `pick` (min or max) chooses among the batch's records."""
+    found: dict[TopicPartition, int] = {}
     for r in records:
         tp = TopicPartition(r.topic, r.partition)
-        first[tp] = min(first.get(tp, r.offset), r.offset)
-    return first
-
-
-def _last_offsets(records: list[ConsumerRecord]) -> dict[TopicPartition, int]:
-    last: dict[TopicPartition, int] = {}
-    for r in records:
-        tp = TopicPartition(r.topic, r.partition)
-        last[tp] = max(last.get(tp, r.offset), r.offset)
-    return last
+        found[tp] = pick(found.get(tp, r.offset), r.offset)
+    return found
 
 
 def _record_metrics(stats: BatchStats, result: WriteResult) -> None:

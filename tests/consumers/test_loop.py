@@ -45,6 +45,18 @@ async def expected_state(reference: asyncpg.Connection, records: list[EventRecor
     return await table_state(reference, with_clock=False)
 
 
+async def with_sync_run(database_url: str, reference: asyncpg.Connection, count: int, *, pages: int,
+                        seed: int) -> tuple[list[EventRecord], asyncpg.Connection, dict[str, Any]]:
+    """Records that include graph snapshots of one sync run (its row in both databases), a connection
+    to the database under test, and the rows the reference database holds for those records."""
+    run_id = traffic.new_run_id()
+    records = traffic.mixed(count, pages=pages, messages_per_conversation=8, seed=seed, run_id=run_id)
+    conn = await asyncpg.connect(database_url)
+    await add_run(conn, run_id)
+    await add_run(reference, run_id)
+    return records, conn, await expected_state(reference, records)
+
+
 async def run_counts(conn: asyncpg.Connection) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in await conn.fetch(
         "SELECT run_id, inserted, updated, gap_messages FROM sync_runs ORDER BY run_id")]
@@ -101,12 +113,7 @@ async def test_a_run_of_poison_beyond_the_limit_stops_the_consumer(consumer_sett
 
 async def test_killed_between_database_commit_and_offset_commit_has_no_double_effect(
         consumer_settings: Settings, database_url: str, reference_db: asyncpg.Connection, data_dir: Path) -> None:
-    run_id = traffic.new_run_id()
-    records = traffic.mixed(400, pages=3, messages_per_conversation=8, seed=2, run_id=run_id)
-    conn = await asyncpg.connect(database_url)
-    await add_run(conn, run_id)
-    await add_run(reference_db, run_id)
-    expected = await expected_state(reference_db, records)
+    records, conn, expected = await with_sync_run(database_url, reference_db, 400, pages=3, seed=2)
     # A consumer that died right after its database commit: the rows are there, no offset moved.
     for start in range(0, 150, 50):
         await apply(conn, records[start:start + 50])
@@ -182,12 +189,7 @@ def _more_than(value: float) -> Any:
 
 async def test_two_consumers_with_a_rebalance_apply_every_event_once(
         consumer_settings: Settings, database_url: str, reference_db: asyncpg.Connection) -> None:
-    run_id = traffic.new_run_id()
-    records = traffic.mixed(600, pages=4, messages_per_conversation=8, seed=4, run_id=run_id)
-    conn = await asyncpg.connect(database_url)
-    await add_run(conn, run_id)
-    await add_run(reference_db, run_id)
-    expected = await expected_state(reference_db, records)
+    records, conn, expected = await with_sync_run(database_url, reference_db, 600, pages=4, seed=4)
     await produce(consumer_settings.kafka, records[:300])
     first = Running(consumer_settings)
     second: Running | None = None
