@@ -73,7 +73,9 @@ async def run_consumer(settings: Settings, *, stop: asyncio.Event | None = None,
     listener = _Revocations()
     consumer = AIOKafkaConsumer(
         bootstrap_servers=require(settings.kafka.bootstrap, "KAFKA_BOOTSTRAP"),
-        group_id=settings.consumer.group_id, enable_auto_commit=False, auto_offset_reset="earliest")
+        group_id=settings.consumer.group_id, enable_auto_commit=False, auto_offset_reset="earliest",
+        # a broker may hold an empty fetch for its whole max wait (Tansu does): keep it below the batch wait
+        fetch_max_wait_ms=max(10, min(100, settings.consumer.batch_max_wait_ms // 2)))
     consumer.subscribe([settings.kafka.topics.events], listener=listener)
     async with contextlib.AsyncExitStack() as stack:
         database = await stack.enter_async_context(Database(url))
