@@ -8,7 +8,11 @@ Errors and what happens next
     PoisonLimitExceeded           -> stop: too many poison records in a row; nothing of that batch is
                                      written or committed, the consumer exits with this error
     asyncpg / OSError on write    -> retry: seek back to the batch start, back off, poll again (never DLQ)
-    CommitFailedError             -> abandon: the group rebalanced; the next owner replays the batch
+    KafkaError sending to the DLQ -> retry: seek back, back off, poll again (the rows already written are
+                                     written again with no effect)
+    CommitFailedError, KafkaError on commit
+                                  -> abandon the commit: the group rebalanced (the next owner replays the
+                                     batch) or the next commit covers these offsets
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from consumers import metrics
 from consumers.batch import merge
@@ -138,7 +142,12 @@ class _Worker:
             metrics.DB_RETRIES.inc()
             log.warning("batch_write_failed", records=len(records), attempt=failures + 1, error=str(exc))
             return failures + 1
-        await self.dead_letters.send([d for d in decoded if d.rows is None])
+        try:
+            await self.dead_letters.send([d for d in decoded if d.rows is None])
+        except KafkaError as exc:  # the rows are in; the replay after the seek changes nothing
+            self.seek_back(records)
+            log.warning("dead_letter_failed", records=len(records), attempt=failures + 1, error=str(exc))
+            return failures + 1
         committed = await self.commit(records)
         self.poison_run = run
         await self.report(decoded, result, time.monotonic() - started, committed)
@@ -156,7 +165,7 @@ class _Worker:
         offsets = {tp: o + 1 for tp, o in _offsets(records, max).items() if tp in assigned}
         try:
             await self.consumer.commit(offsets)
-        except (CommitFailedError, IllegalStateError) as exc:
+        except (CommitFailedError, IllegalStateError, KafkaError) as exc:  # the next owner or commit covers it
             log.warning("commit_abandoned", reason=exc.__class__.__name__, partitions=len(offsets))
             return False
         return True
@@ -179,7 +188,10 @@ class _Worker:
             highwater = self.consumer.highwater(tp)
             if highwater is None:
                 continue
-            behind = max(0, highwater - await self.consumer.position(tp))
+            try:
+                behind = max(0, highwater - await self.consumer.position(tp))
+            except IllegalStateError:  # revoked meanwhile
+                continue
             metrics.LAG.labels(str(tp.partition)).set(behind)
             total = (total or 0) + behind
         return total
