@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from consumers.rows import (
     DeleteRow,
@@ -40,6 +40,7 @@ class ConversationUpsert:
     delivered_ms: int | None = None
     read_ms: int | None = None
     snapshot: SnapshotRow | None = None
+    by_webhook: bool = False  # a webhook event of the batch saw it (so a snapshot did not create it)
 
     @property
     def key(self) -> ThreadKey:
@@ -93,24 +94,28 @@ def newer_snapshot(current: SnapshotRow | None, incoming: SnapshotRow | None) ->
 
 
 def _conversations(items: list[Rows]) -> tuple[ConversationUpsert, ...]:
-    merged: dict[ThreadKey, ConversationUpsert] = {}
+    """Fold first sights, watermarks and snapshots per conversation (plain dicts: this is the hot loop)."""
+    acc: dict[ThreadKey, dict[str, Any]] = {}
 
-    def at(page_id: str, user_id: str, platform: str) -> ConversationUpsert:
-        return merged.get((page_id, user_id)) or ConversationUpsert(page_id, user_id, platform)
+    def at(page_id: str, user_id: str, platform: str) -> dict[str, Any]:
+        key = (page_id, user_id)
+        if key not in acc:
+            acc[key] = {"page_id": page_id, "user_id": user_id, "platform": platform}
+        return acc[key]
 
     for rows in items:
         for c in rows.conversations:
             up = at(c.page_id, c.user_id, c.platform)
-            merged[up.key] = dataclasses.replace(up, updated_ms=_max(up.updated_ms, c.seen_ms))
+            up["updated_ms"], up["by_webhook"] = _max(up.get("updated_ms"), c.seen_ms), True
         for w in rows.watermarks:
-            up = merged[(w.page_id, w.user_id)]
-            merged[up.key] = dataclasses.replace(up, delivered_ms=_max(up.delivered_ms, w.delivered_ms),
-                                                 read_ms=_max(up.read_ms, w.read_ms))
+            up = acc[(w.page_id, w.user_id)]
+            up["delivered_ms"] = _max(up.get("delivered_ms"), w.delivered_ms)
+            up["read_ms"] = _max(up.get("read_ms"), w.read_ms)
         for s in rows.snapshots:
             up = at(s.page_id, s.user_id, s.platform)
-            merged[up.key] = dataclasses.replace(up, updated_ms=_max(up.updated_ms, s.updated_ms),
-                                                 snapshot=newer_snapshot(up.snapshot, s))
-    return tuple(merged[k] for k in sorted(merged))
+            up["updated_ms"] = _max(up.get("updated_ms"), s.updated_ms)
+            up["snapshot"] = newer_snapshot(up.get("snapshot"), s)
+    return tuple(ConversationUpsert(**acc[k]) for k in sorted(acc))
 
 
 _FILLED = ("text", "attachments", "reply_to_mid", "quick_reply", "app_id", "metadata", "raw")

@@ -28,7 +28,13 @@ class Decoded:
 
 
 def decode_one(record: ConsumerRecord) -> Decoded:
+    """Decode and map; poison when unusable. A NUL character (JSON `\\u0000`) is poison too: PostgreSQL
+    text and jsonb cannot store it, and a write that can never succeed must not block the partition.
+    (Scanning the bytes may also catch a literal backslash-u0000 typed in a message: rare, and dead-lettered
+    records can be replayed.)"""
     try:
+        if record.value is not None and b"\\u0000" in record.value:
+            raise RecordError("event contains a NUL character, which PostgreSQL cannot store")
         return Decoded(record, map_record(decode(record.value)))
     except RecordError as exc:
         return Decoded(record, None, str(exc))

@@ -8,7 +8,11 @@ Errors and what happens next
     PoisonLimitExceeded           -> stop: too many poison records in a row; nothing of that batch is
                                      written or committed, the consumer exits with this error
     asyncpg / OSError on write    -> retry: seek back to the batch start, back off, poll again (never DLQ)
-    CommitFailedError             -> abandon: the group rebalanced; the next owner replays the batch
+    KafkaError sending to the DLQ -> retry: seek back, back off, poll again (the rows already written are
+                                     written again with no effect)
+    CommitFailedError, KafkaError on commit
+                                  -> abandon the commit: the group rebalanced (the next owner replays the
+                                     batch) or the next commit covers these offsets
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from consumers import metrics
 from consumers.batch import merge
@@ -73,7 +77,9 @@ async def run_consumer(settings: Settings, *, stop: asyncio.Event | None = None,
     listener = _Revocations()
     consumer = AIOKafkaConsumer(
         bootstrap_servers=require(settings.kafka.bootstrap, "KAFKA_BOOTSTRAP"),
-        group_id=settings.consumer.group_id, enable_auto_commit=False, auto_offset_reset="earliest")
+        group_id=settings.consumer.group_id, enable_auto_commit=False, auto_offset_reset="earliest",
+        # a broker may hold an empty fetch for its whole max wait (Tansu does): keep it below the batch wait
+        fetch_max_wait_ms=max(10, min(100, settings.consumer.batch_max_wait_ms // 2)))
     consumer.subscribe([settings.kafka.topics.events], listener=listener)
     async with contextlib.AsyncExitStack() as stack:
         database = await stack.enter_async_context(Database(url))
@@ -136,7 +142,12 @@ class _Worker:
             metrics.DB_RETRIES.inc()
             log.warning("batch_write_failed", records=len(records), attempt=failures + 1, error=str(exc))
             return failures + 1
-        await self.dead_letters.send([d for d in decoded if d.rows is None])
+        try:
+            await self.dead_letters.send([d for d in decoded if d.rows is None])
+        except KafkaError as exc:  # the rows are in; the replay after the seek changes nothing
+            self.seek_back(records)
+            log.warning("dead_letter_failed", records=len(records), attempt=failures + 1, error=str(exc))
+            return failures + 1
         committed = await self.commit(records)
         self.poison_run = run
         await self.report(decoded, result, time.monotonic() - started, committed)
@@ -145,16 +156,16 @@ class _Worker:
     def seek_back(self, records: list[ConsumerRecord]) -> None:
         """Rewind each still-assigned partition to the first offset of the failed batch."""
         assigned = self.consumer.assignment()
-        for tp, offset in _first_offsets(records).items():
+        for tp, offset in _offsets(records, min).items():
             if tp in assigned:
                 self.consumer.seek(tp, offset)
 
     async def commit(self, records: list[ConsumerRecord]) -> bool:
         assigned = self.consumer.assignment()
-        offsets = {tp: o + 1 for tp, o in _last_offsets(records).items() if tp in assigned}
+        offsets = {tp: o + 1 for tp, o in _offsets(records, max).items() if tp in assigned}
         try:
             await self.consumer.commit(offsets)
-        except (CommitFailedError, IllegalStateError) as exc:
+        except (CommitFailedError, IllegalStateError, KafkaError) as exc:  # the next owner or commit covers it
             log.warning("commit_abandoned", reason=exc.__class__.__name__, partitions=len(offsets))
             return False
         return True
@@ -177,26 +188,22 @@ class _Worker:
             highwater = self.consumer.highwater(tp)
             if highwater is None:
                 continue
-            behind = max(0, highwater - await self.consumer.position(tp))
+            try:
+                behind = max(0, highwater - await self.consumer.position(tp))
+            except IllegalStateError:  # revoked meanwhile
+                continue
             metrics.LAG.labels(str(tp.partition)).set(behind)
             total = (total or 0) + behind
         return total
 
 
-def _first_offsets(records: list[ConsumerRecord]) -> dict[TopicPartition, int]:
-    first: dict[TopicPartition, int] = {}
+def _offsets(records: list[ConsumerRecord], pick: Callable[[int, int], int]) -> dict[TopicPartition, int]:
+    """Per partition, the offset `pick` (min or max) chooses among the batch's records."""
+    found: dict[TopicPartition, int] = {}
     for r in records:
         tp = TopicPartition(r.topic, r.partition)
-        first[tp] = min(first.get(tp, r.offset), r.offset)
-    return first
-
-
-def _last_offsets(records: list[ConsumerRecord]) -> dict[TopicPartition, int]:
-    last: dict[TopicPartition, int] = {}
-    for r in records:
-        tp = TopicPartition(r.topic, r.partition)
-        last[tp] = max(last.get(tp, r.offset), r.offset)
-    return last
+        found[tp] = pick(found.get(tp, r.offset), r.offset)
+    return found
 
 
 def _record_metrics(stats: BatchStats, result: WriteResult) -> None:

@@ -128,20 +128,25 @@ def _result(b: Batch, convs: list[asyncpg.Record], msgs: list[asyncpg.Record],
     for table, rows in counted.items():
         inserted[table] = sum(1 for r in rows if r["inserted"])
         updated[table] = len(rows) - inserted[table]
-    return WriteResult(inserted, updated, _run_counts(b, conv_inserted, conv_touched, msg_inserted, msg_touched))
+    # a run is credited with what its own rows changed, not with edits/deletes applied to them
+    msg_upserted = {r["mid"] for r in msgs}
+    return WriteResult(inserted, updated, _run_counts(b, conv_inserted, conv_touched, msg_inserted, msg_upserted))
 
 
 def _run_counts(b: Batch, conv_inserted: set[ThreadKey], conv_touched: set[ThreadKey],
                 msg_inserted: set[str], msg_touched: set[str]) -> dict[str, RunCounts]:
+    """What each run's graph records did. A row a webhook of the same batch also brought counts as the
+    webhook's (as it would had the webhook come in an earlier batch), so counts do not depend on batching."""
     counts: Counter[tuple[str, str]] = Counter()
     for c in b.conversations:
         if c.snapshot is not None and c.key in conv_touched:
-            counts[(c.snapshot.run_id, "inserted" if c.key in conv_inserted else "updated")] += 1
+            created = c.key in conv_inserted and not c.by_webhook
+            counts[(c.snapshot.run_id, "inserted" if created else "updated")] += 1
     for m in b.messages:
-        if m.run_id is not None and m.mid in msg_touched:
+        if m.run_id is not None and m.source == "graph" and m.mid in msg_touched:
             counts[(m.run_id, "inserted" if m.mid in msg_inserted else "updated")] += 1
-            counts[(m.run_id, "gap")] += m.mid in msg_inserted and m.source == "graph"
-    run_ids = sorted({run_id for run_id, _ in counts} | {c.snapshot.run_id for c in b.conversations if c.snapshot}
+            counts[(m.run_id, "gap")] += m.mid in msg_inserted
+    run_ids = sorted({c.snapshot.run_id for c in b.conversations if c.snapshot}
                      | {m.run_id for m in b.messages if m.run_id})
     return {r: RunCounts(counts[(r, "inserted")], counts[(r, "updated")], counts[(r, "gap")]) for r in run_ids}
 

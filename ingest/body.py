@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 JSON_TYPES = frozenset({"application/json"})
 
@@ -50,4 +50,6 @@ async def read_body(request: Request, *, limit: int, timeout_s: float) -> bytes:
                 chunks.append(chunk)
     except TimeoutError:
         raise BodyRejected(408, "read_timeout") from None
+    except ClientDisconnect:
+        raise BodyRejected(400, "client_disconnected") from None
     return b"".join(chunks)

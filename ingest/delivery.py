@@ -22,6 +22,7 @@ from aiokafka.errors import KafkaError
 
 from ingest.kafka import producer as new_producer
 from ingest.metrics import EdgeMetrics
+from ingest.partition import MemoPartitioner
 from ingest.records import EventRecord, Topics, encode, key_bytes
 from ingest.settings import KafkaSettings
 from ingest.spool import Received, Spool, SpoolFull
@@ -50,7 +51,7 @@ class KafkaLink:
     async def connect(self) -> None:
         """Start the producer, retrying while the broker is unreachable (run as a task)."""
         while self.producer is None:
-            candidate = new_producer(self._kafka, max_request_size=self._max_request)
+            candidate = new_producer(self._kafka, max_request_size=self._max_request, partitioner=MemoPartitioner())
             try:
                 await candidate.start()
             except KafkaError as exc:

@@ -13,6 +13,7 @@ import asyncio
 import structlog
 
 from ingest.delivery import PRODUCE_ERRORS, Delivery
+from ingest.health import kafka_reachable
 from ingest.parse import WebhookRejected, parse_webhook
 from ingest.records import EventRecord
 from ingest.spool import Received, SegmentClaim
@@ -20,16 +21,22 @@ from ingest.spool import Received, SegmentClaim
 log = structlog.get_logger("convsync.ingest")
 
 
-async def drain_forever(delivery: Delivery, *, interval_s: float = 0.5) -> None:
+async def drain_forever(delivery: Delivery, *, interval_s: float = 0.5, max_interval_s: float = 5.0) -> None:
+    """Every interval: when the spool holds something and Kafka answers, drain it. Failures back
+    off (doubling up to `max_interval_s`) so an outage does not cut a new segment every round."""
+    delay = interval_s
     while True:
-        await asyncio.sleep(interval_s)
+        await asyncio.sleep(delay)
         delivery.metrics.spool_bytes.set(delivery.spool.size_bytes())
-        if delivery.link.producer is None or not delivery.spool.segments():
+        if not delivery.spool.segments() or not await kafka_reachable(delivery.link):
             continue
         try:
             await drain_once(delivery)
         except PRODUCE_ERRORS as exc:
             log.warning("spool_drain_paused", error=exc.__class__.__name__)
+            delay = min(delay * 2, max_interval_s)
+        else:
+            delay = interval_s
 
 
 async def drain_once(delivery: Delivery) -> int:

@@ -53,6 +53,7 @@ def test_event_is_the_untouched_item() -> None:
         (b'{"object": "page", "entry": [{"id": "1", "standby": {}}]}', "bad_standby"),
         (b'{"object": "page", "entry": [{"id": "1", "time": NaN}]}', "not_json"),
         (b'{"object": "page", "entry": [{"id": "1", "messaging": [{"t": "\\ud800"}]}]}', "lone_surrogate"),
+        (b'{"object": "page", "entry": [{"id": "1", "messaging": [{"t": "\\\\ud800\\udc00"}]}]}', "lone_surrogate"),
         (b"[" * 100_000, "not_json"),
         (b"\xff\xfe{", "not_json"),
     ],

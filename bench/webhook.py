@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Benchmark of the webhook edge against its ceiling, measured in the same run (issue 4).
+
+    .venv/bin/python bench/webhook.py [--duration 10] [--connections 64] [--workers 1,2]
+
+(a) ceiling: bare Starlette that reads the body, checks the HMAC and answers 200 (bench/ceiling.py);
+(b) `convsync serve` producing to a real broker (the embedded Tansu, started here) with acks=all,
+    answering after Kafka acknowledged every record.
+Both under uvicorn (uvloop, httptools, no access log), loaded by the same generator: wrk with
+bench/wrk_webhook.lua, cycling through a pool of distinct, signed, single-event Meta bodies.
+Prints req/s, p50 and p99 per case and the ratio b/a per worker count. Needs `wrk` (Debian package;
+installed with apt-get when missing, saying so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from convsync.embedded import Tansu, free_port  # noqa: E402
+from ingest.kafka import ensure_topics  # noqa: E402
+from ingest.settings import KafkaSettings  # noqa: E402
+from ingest.signature import sign  # noqa: E402
+
+SECRET = "bench-app-secret"
+WORDS = "hallo danke bitte order delivery tomorrow size colour price ok \u00e4hnlich gr\u00fc\u00dfe \U0001f600".split()
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    name: str
+    workers: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non2xx: int
+    errors: int
+
+
+def meta_body(n: int, rng: random.Random) -> bytes:
+    """A realistic single-event Messenger webhook (one inbound text message), as Meta escapes it."""
+    page, user, ts = "104857600000001", str(6_000_000_000_000_000 + rng.randrange(10_000)), 1_732_870_000_000 + n
+    text = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(8, 40)))
+    document = {"object": "page", "entry": [{"id": page, "time": ts + 7, "messaging": [{
+        "sender": {"id": user}, "recipient": {"id": page}, "timestamp": ts,
+        "message": {"mid": f"m_{n:012d}AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "text": text,
+                    "nlp": {"intents": [], "entities": {}, "traits": {}, "detected_locales": [
+                        {"locale": "de_DE", "confidence": 0.93}]}}}]}]}
+    return json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def write_pool(path: Path, size: int = 2000) -> int:
+    rng = random.Random(4)
+    bodies = [meta_body(n, rng) for n in range(size)]
+    path.write_text("".join(f"{sign(b, SECRET.encode())}\t{b.decode()}\n" for b in bodies))
+    return sum(map(len, bodies)) // size
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("bench: wrk is missing; installing it with apt-get (Debian package `wrk`)", flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    return shutil.which("wrk") or "wrk"
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"bench: server exited ({proc.returncode}) before answering {url}")
+        with contextlib.suppress(urllib.error.URLError, ConnectionError, OSError):
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        time.sleep(0.2)
+    raise SystemExit(f"bench: {url} did not answer 200 in time")
+
+
+@contextlib.contextmanager
+def server(command: list[str], env: dict[str, str], ready_url: str) -> Iterator[None]:
+    proc = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_http(ready_url, proc)
+        yield
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def run_wrk(wrk: str, port: int, pool: Path, connections: int, duration_s: int) -> dict[str, int]:
+    done = subprocess.run(
+        [wrk, "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency", "-s", str(ROOT / "bench/wrk_webhook.lua"),
+         f"http://127.0.0.1:{port}", "--", str(pool)],
+        capture_output=True, text=True, check=True, timeout=duration_s + 60)
+    line = next(li for li in done.stdout.splitlines() if li.startswith("WRK_RESULT "))
+    return dict(json.loads(line.removeprefix("WRK_RESULT ")))
+
+
+def measure(name: str, workers: int, port: int, wrk: str, args: argparse.Namespace, pool: Path) -> Result:
+    run_wrk(wrk, port, pool, args.connections, 2)  # warm-up, not counted
+    raw = run_wrk(wrk, port, pool, args.connections, args.duration)
+    result = Result(name, workers, raw["requests"] / (raw["duration_us"] / 1e6), raw["p50_us"] / 1000,
+                    raw["p99_us"] / 1000, raw["non2xx"], raw["errors"])
+    print(f"  {name:<8} workers={workers}  {result.rps:>9.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
+          f"p99 {result.p99_ms:6.2f} ms  non-2xx {result.non2xx}  socket errors {result.errors}", flush=True)
+    return result
+
+
+def spooled_bytes(spool_dir: Path) -> int:
+    return sum(p.stat().st_size for p in spool_dir.glob("*.spool")) if spool_dir.exists() else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement (default 10)")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--workers", default="1,2", help="uvicorn worker counts to measure (default 1,2)")
+    args = parser.parse_args()
+    wrk = ensure_wrk()
+    work = Path(tempfile.mkdtemp(prefix="convsync-bench-"))
+    pool = work / "pool.tsv"
+    print(f"bench: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; bodies ~{write_pool(pool)} B; "
+          f"{args.connections} connections, {args.duration} s each", flush=True)
+    broker = Tansu(port=free_port(), log_path=work / "tansu.log")
+    broker.start()
+    try:
+        kafka = KafkaSettings(bootstrap=broker.bootstrap, idempotence=False, topic_prefix="bench.")
+        asyncio.run(ensure_topics(kafka))
+        results = run_all(args, wrk, pool, work, kafka)
+    finally:
+        broker.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print_table(results)
+
+
+def run_all(args: argparse.Namespace, wrk: str, pool: Path, work: Path, kafka: KafkaSettings) -> list[Result]:
+    python = sys.executable
+    results = []
+    for workers in [int(w) for w in args.workers.split(",")]:
+        port = free_port()
+        uvicorn_args = ["--port", str(port), "--workers", str(workers), "--no-access-log"]
+        ceiling = [python, "-m", "uvicorn", "ceiling:app", "--app-dir", "bench", "--loop", "uvloop",
+                   "--http", "httptools", "--log-level", "warning", *uvicorn_args]
+        with server(ceiling, {"CONVSYNC_APP_SECRETS": SECRET}, f"http://127.0.0.1:{port}/healthz"):
+            results.append(measure("ceiling", workers, port, wrk, args, pool))
+        spool = work / f"spool-{workers}"
+        env = {"CONVSYNC_APP_SECRETS": SECRET, "CONVSYNC_VERIFY_TOKEN": "bench", "CONVSYNC_LOG_FORMAT": "json",
+               "CONVSYNC_KAFKA_BOOTSTRAP": kafka.bootstrap or "", "CONVSYNC_KAFKA_IDEMPOTENCE": "false",
+               "CONVSYNC_TOPIC_PREFIX": kafka.topic_prefix, "CONVSYNC_SPOOL_DIR": str(spool)}
+        with server([python, "-m", "convsync", "serve", *uvicorn_args], env, f"http://127.0.0.1:{port}/readyz"):
+            results.append(measure("convsync", workers, port, wrk, args, pool))
+        print(f"  (convsync spooled {spooled_bytes(spool)} bytes instead of producing)", flush=True)
+    return results
+
+
+def print_table(results: list[Result]) -> None:
+    print("\n| workers | ceiling req/s | p50 / p99 ms | convsync serve req/s | p50 / p99 ms | ratio b/a |")
+    print("|---|---|---|---|---|---|")
+    by = {(r.name, r.workers): r for r in results}
+    for workers in sorted({r.workers for r in results}):
+        a, b = by[("ceiling", workers)], by[("convsync", workers)]
+        print(f"| {workers} | {a.rps:.0f} | {a.p50_ms:.2f} / {a.p99_ms:.2f} | {b.rps:.0f} | "
+              f"{b.p50_ms:.2f} / {b.p99_ms:.2f} | {b.rps / a.rps:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""`convsync serve` as its own OS process: answers, access log hygiene, graceful shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from convsync.embedded import free_port
+from ingest.access_log import DropQueryString
+from ingest.settings import KafkaSettings
+from ingest.signature import sign
+from tests.ingest.conftest import VERIFY_TOKEN, client, read_topic
+from tests.ingest.meta import SECRET, meta_bytes, signed_headers
+from tests.ingest.test_durability import _wait_for_port
+
+BODY = meta_bytes({"object": "page", "entry": [{"id": "300", "time": 1, "messaging": [
+    {"sender": {"id": "301"}, "recipient": {"id": "300"}, "timestamp": 1732870000000,
+     "message": {"mid": "m_serve", "text": "hi"}}]}]})
+
+
+@pytest.mark.integration
+@pytest.mark.kafka
+async def test_serve_answers_keeps_secrets_out_of_the_log_and_stops_cleanly(kafka: KafkaSettings,
+                                                                            data_dir: Path) -> None:
+    port, log_path = free_port(), data_dir / "serve.log"
+    env = {**os.environ, "CONVSYNC_APP_SECRETS": SECRET.decode(), "CONVSYNC_VERIFY_TOKEN": VERIFY_TOKEN,
+           "CONVSYNC_KAFKA_BOOTSTRAP": kafka.bootstrap or "", "CONVSYNC_KAFKA_IDEMPOTENCE": str(kafka.idempotence),
+           "CONVSYNC_TOPIC_PREFIX": kafka.topic_prefix, "CONVSYNC_SPOOL_DIR": str(data_dir / "spool"),
+           "CONVSYNC_LOG_FORMAT": "json"}
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "convsync", "serve", "--port", str(port), "--workers", "2"],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        await _wait_for_port(port, proc)
+        async with client() as http:
+            query = f"hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=42"
+            async with http.get(f"http://127.0.0.1:{port}/webhook?{query}") as response:
+                assert (response.status, await response.text()) == (200, "42")
+            async with http.post(f"http://127.0.0.1:{port}/webhook", data=BODY,
+                                 headers=signed_headers(BODY)) as response:
+                assert response.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(60)
+    assert code == 0
+    output = log_path.read_text()
+    assert '"GET /webhook HTTP/1.1" 200' in output and '"POST /webhook HTTP/1.1" 200' in output
+    assert VERIFY_TOKEN not in output and sign(BODY, SECRET) not in output and SECRET.decode() not in output
+    (raw,) = await read_topic(kafka, kafka.topics.raw, 1)
+    assert raw.value == BODY
+
+
+def test_serve_refuses_to_start_without_its_settings(data_dir: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVSYNC_")}
+    done = subprocess.run([sys.executable, "-m", "convsync", "serve"], env={**env, "CONVSYNC_VERIFY_TOKEN": "t"},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "CONVSYNC_APP_SECRETS is missing" in done.stderr
+
+
+def test_access_log_filter_drops_the_query_string() -> None:
+    import logging
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5", "GET", "/webhook?hub.verify_token=secret&hub.challenge=1", "1.1", 200),
+                               None)
+    assert DropQueryString().filter(record)
+    assert "secret" not in record.getMessage() and "/webhook" in record.getMessage()
