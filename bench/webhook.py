@@ -141,16 +141,19 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement (default 10)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", default="1,2", help="uvicorn worker counts to measure (default 1,2)")
+    parser.add_argument("--partitions", type=int, default=12,
+                        help="partitions of the events topic (default 12, the production default)")
     args = parser.parse_args()
     wrk = ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="convsync-bench-"))
     pool = work / "pool.tsv"
     print(f"bench: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; bodies ~{write_pool(pool)} B; "
-          f"{args.connections} connections, {args.duration} s each", flush=True)
+          f"{args.connections} connections, {args.duration} s each, {args.partitions} event partitions", flush=True)
     broker = Tansu(port=free_port(), log_path=work / "tansu.log")
     broker.start()
     try:
-        kafka = KafkaSettings(bootstrap=broker.bootstrap, idempotence=False, topic_prefix="bench.")
+        kafka = KafkaSettings(bootstrap=broker.bootstrap, idempotence=False, topic_prefix="bench.",
+                              events_partitions=args.partitions)
         asyncio.run(ensure_topics(kafka))
         results = run_all(args, wrk, pool, work, kafka)
     finally:

@@ -8,6 +8,7 @@ The webhook path never needs the database; `/readyz` checks it when CONVSYNC_DAT
 
 from __future__ import annotations
 
+import gc
 import os
 
 import click
@@ -33,7 +34,12 @@ def app_from_environment() -> Starlette:
     logs.configure(settings.log_format)
     logs.register_secrets(s.reveal() for s in (*settings.webhook.app_secrets, settings.webhook.verify_token,
                                                settings.admin.admin_token) if s is not None)
-    return build_app(settings)
+    app = build_app(settings)
+    # Everything allocated so far lives as long as the process: keep it out of the collector's
+    # full passes, which otherwise rescan it while requests are waiting.
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 @click.command()

@@ -40,7 +40,7 @@ class Edge:
         self.settings = settings
         self.metrics = EdgeMetrics()
         self.spool = Spool(Path(settings.webhook.spool_dir), settings.webhook.spool_max_bytes)
-        self.link = KafkaLink(settings.kafka, max_body_bytes=settings.webhook.max_body_bytes)
+        self.link = KafkaLink(settings.kafka, settings.webhook)
         self.delivery = Delivery(self.link, settings.kafka.topics, self.spool,
                                  settings.webhook.produce_timeout_s, self.metrics)
         self.webhook = WebhookEndpoint(settings.webhook, self.delivery, self.metrics)

@@ -24,7 +24,7 @@ from ingest.kafka import producer as new_producer
 from ingest.metrics import EdgeMetrics
 from ingest.partition import MemoPartitioner
 from ingest.records import EventRecord, Topics, encode, key_bytes
-from ingest.settings import KafkaSettings
+from ingest.settings import KafkaSettings, WebhookSettings
 from ingest.spool import Received, Spool, SpoolFull
 
 log = structlog.get_logger("convsync.ingest")
@@ -42,16 +42,18 @@ PRODUCE_ERRORS = (TimeoutError, KafkaError, BrokerUnavailable)
 class KafkaLink:
     """The edge's one producer, (re)tried in the background until it starts."""
 
-    def __init__(self, kafka: KafkaSettings, *, max_body_bytes: int, retry_s: float = 1.0) -> None:
+    def __init__(self, kafka: KafkaSettings, webhook: WebhookSettings, *, retry_s: float = 1.0) -> None:
         self._kafka = kafka
-        self._max_request = max(1 << 20, max_body_bytes + _HEADROOM)
+        self._max_request = max(1 << 20, webhook.max_body_bytes + _HEADROOM)
+        self._linger_ms = webhook.linger_ms
         self._retry_s = retry_s
         self.producer: AIOKafkaProducer | None = None
 
     async def connect(self) -> None:
         """Start the producer, retrying while the broker is unreachable (run as a task)."""
         while self.producer is None:
-            candidate = new_producer(self._kafka, max_request_size=self._max_request, partitioner=MemoPartitioner())
+            candidate = new_producer(self._kafka, max_request_size=self._max_request, linger_ms=self._linger_ms,
+                                     partitioner=MemoPartitioner())
             try:
                 await candidate.start()
             except KafkaError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -73,3 +74,18 @@ async def read_topic(kafka: KafkaSettings, topic: str, count: int, *, timeout_s:
         return records
     finally:
         await consumer.stop()
+
+
+async def wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
+    """Until the process listens on `port` (it must not exit meanwhile)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "convsync serve exited"
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        return
+    raise AssertionError("convsync serve did not listen")

@@ -23,7 +23,7 @@ from ingest.kafka import ensure_topics
 from ingest.records import decode
 from ingest.settings import KafkaSettings
 from ingest.spool import Spool
-from tests.ingest.conftest import VERIFY_TOKEN, client, edge_settings, read_topic, served
+from tests.ingest.conftest import VERIFY_TOKEN, client, edge_settings, read_topic, served, wait_for_port
 from tests.ingest.meta import SECRET, meta_bytes, signed_headers
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
@@ -92,20 +92,6 @@ def _serve_process(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
                             env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def _wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "convsync serve exited"
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.1)
-            continue
-        writer.close()
-        return
-    raise AssertionError("convsync serve did not listen")
-
-
 async def test_spool_left_by_a_killed_process_is_drained_by_the_next(kafka: KafkaSettings, data_dir: Path) -> None:
     spool_dir, port = data_dir / "spool", free_port()
     env = {"CONVSYNC_APP_SECRETS": SECRET.decode(), "CONVSYNC_VERIFY_TOKEN": VERIFY_TOKEN,
@@ -114,7 +100,7 @@ async def test_spool_left_by_a_killed_process_is_drained_by_the_next(kafka: Kafk
            "CONVSYNC_TOPIC_PREFIX": kafka.topic_prefix, "CONVSYNC_LOG_FORMAT": "json"}
     proc = _serve_process(env, port)
     try:
-        await _wait_for_port(port, proc)
+        await wait_for_port(port, proc)
         bodies = [body(n) for n in range(5)]
         assert await post_all(f"http://127.0.0.1:{port}", bodies) == [200] * 5
     finally:

@@ -14,9 +14,8 @@ from convsync.embedded import free_port
 from ingest.access_log import DropQueryString
 from ingest.settings import KafkaSettings
 from ingest.signature import sign
-from tests.ingest.conftest import VERIFY_TOKEN, client, read_topic
+from tests.ingest.conftest import VERIFY_TOKEN, client, read_topic, wait_for_port
 from tests.ingest.meta import SECRET, meta_bytes, signed_headers
-from tests.ingest.test_durability import _wait_for_port
 
 BODY = meta_bytes({"object": "page", "entry": [{"id": "300", "time": 1, "messaging": [
     {"sender": {"id": "301"}, "recipient": {"id": "300"}, "timestamp": 1732870000000,
@@ -36,7 +35,7 @@ async def test_serve_answers_keeps_secrets_out_of_the_log_and_stops_cleanly(kafk
         proc = subprocess.Popen([sys.executable, "-m", "convsync", "serve", "--port", str(port), "--workers", "2"],
                                 env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        await _wait_for_port(port, proc)
+        await wait_for_port(port, proc)
         async with client() as http:
             query = f"hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=42"
             async with http.get(f"http://127.0.0.1:{port}/webhook?{query}") as response:
