@@ -7,7 +7,7 @@ are applied this process adds them here.
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import REGISTRY, Counter, generate_latest
 
 RUNS = Counter("convsync_reconciler_runs_total", "Sync runs finished.", ["mode", "status"])
 GRAPH_CALLS = Counter("convsync_reconciler_graph_calls_total", "Graph API calls made.", ["page_id"])
@@ -18,3 +18,8 @@ MISSED_WEBHOOK_MESSAGES = Counter(
     "Messages the reconciler found that no webhook had delivered (sync_runs.gap_messages).",
     ["page_id"],
 )
+
+
+def exposition() -> bytes:
+    """These metrics in Prometheus text format (for a `/metrics` that serves another registry too)."""
+    return generate_latest(REGISTRY)

@@ -74,40 +74,41 @@ async def public_rows(conn: Conn, page_id: str | None = None) -> list[dict[str, 
     return [dict(r) for r in rows]
 
 
+# Grant the lease on the rows of the CTE `chosen`: owner, expiry ($1, $2), the epoch bumped (fencing).
+_GRANT = f"""
+    UPDATE pages p SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2),
+                       lease_epoch = p.lease_epoch + 1
+    FROM chosen WHERE p.page_id = chosen.page_id
+    RETURNING {', '.join('p.' + c for c in _LEASE_COLUMNS.split(', '))}
+"""
+
+
 async def lease_due(conn: Conn, owner: str, lease_s: float, limit: int) -> list[Lease]:
     """Lease up to `limit` active pages whose next sync is due and that nobody holds."""
     rows = await conn.fetch(
-        f"""
-        WITH due AS (
+        """
+        WITH chosen AS (
             SELECT page_id FROM pages
             WHERE status = 'active' AND (next_sync_at IS NULL OR next_sync_at <= now())
               AND (lease_expires_at IS NULL OR lease_expires_at < now())
             ORDER BY next_sync_at NULLS FIRST LIMIT $3
             FOR UPDATE SKIP LOCKED)
-        UPDATE pages p SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2),
-                           lease_epoch = p.lease_epoch + 1
-        FROM due WHERE p.page_id = due.page_id
-        RETURNING {', '.join('p.' + c for c in _LEASE_COLUMNS.split(', '))}
-        """,
+        """ + _GRANT,
         owner, lease_s, limit,
     )
     return [_lease(r) for r in rows]
 
 
 async def lease_page(conn: Conn, page_id: str, owner: str, lease_s: float) -> Lease | None:
-    """Lease one active page now (an on-demand sync), or None when it is held or not active."""
+    """Lease one active page now (an on-demand sync), or None when it is held, unknown or not active."""
     row = await conn.fetchrow(
-        f"""
-        WITH one AS (
+        """
+        WITH chosen AS (
             SELECT page_id FROM pages
             WHERE page_id = $3 AND status = 'active'
               AND (lease_expires_at IS NULL OR lease_expires_at < now())
             FOR UPDATE SKIP LOCKED)
-        UPDATE pages p SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2),
-                           lease_epoch = p.lease_epoch + 1
-        FROM one WHERE p.page_id = one.page_id
-        RETURNING {', '.join('p.' + c for c in _LEASE_COLUMNS.split(', '))}
-        """,
+        """ + _GRANT,
         owner, lease_s, page_id,
     )
     return None if row is None else _lease(row)

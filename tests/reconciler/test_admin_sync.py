@@ -8,6 +8,7 @@ import uuid
 
 import aiohttp
 import pytest
+from prometheus_client import REGISTRY
 
 from emulator.world import WorldConfig
 from ingest.settings import KafkaSettings
@@ -72,6 +73,18 @@ async def test_admin_and_compat_syncs_report_real_counts(database_url: str, kafk
         async with http.get(f"{url}/admin/pages") as response:
             listed = {p["page_id"]: p for p in (await response.json())["pages"]}
         assert listed[second]["last_run"]["mode"] == "full" and listed[second]["last_synced_at"]
+        # No webhook delivered anything here: every message the runs found is a missed-webhook message.
+        gaps = await env.fetchval("SELECT sum(gap_messages) FROM sync_runs WHERE page_id = $1", second)
+        assert gaps >= 90 and await metric_reaches(gaps, second)
+
+
+async def metric_reaches(value: float, page_id: str) -> bool:
+    """The missed-webhook counter catches up once the consumers applied the runs (bounded wait)."""
+    for _ in range(200):
+        if REGISTRY.get_sample_value("convsync_missed_webhook_messages_total", {"page_id": page_id}) == value:
+            return True
+        await asyncio.sleep(0.05)
+    return False
 
 
 async def poll_run(http: aiohttp.ClientSession, url: str, run_id: str) -> dict[str, object]:
