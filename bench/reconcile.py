@@ -29,14 +29,19 @@ import contextlib
 import dataclasses
 import math
 import multiprocessing
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from typing import Any
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
+
+# Run as a script, this folder comes first on sys.path, and bench/emulator.py would shadow the
+# `emulator` package: look the packages up from the installed project instead.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from convsync.embedded import embedded_stack
 from convsync.migrate import migrate_url

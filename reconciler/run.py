@@ -75,11 +75,14 @@ async def run_page(ctx: RunContext, lease: Lease, mode: Mode, run_id: str,
     Kafka or data failures: they are recorded on the run."""
     stats, started = CallStats(), time.monotonic()
     result: WalkResult | None = None
+    acked_s = 0.0
     try:
         plan = _plan(ctx, lease, mode, run_id)
         async with _renewing(ctx, lease):
             result = await _walk(ctx, plan, stats, on_progress)
+            walked_at = time.monotonic()
             await asyncio.gather(*result.acks)
+            acked_s = time.monotonic() - walked_at
             await _advance(ctx, lease, result.newest)
         outcome = _outcome(lease, mode, run_id, "succeeded", stats, result, None)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the run; see _failure
@@ -87,7 +90,7 @@ async def run_page(ctx: RunContext, lease: Lease, mode: Mode, run_id: str,
     await _finish(ctx, outcome)
     log.info("sync_run_finished", page_id=lease.page_id, run_id=run_id, mode=mode, status=outcome.status,
              conversations=outcome.tally.conversations, graph_calls=stats.calls, throttled=stats.throttled,
-             seconds=round(time.monotonic() - started, 3), error=outcome.error)
+             seconds=round(time.monotonic() - started, 3), ack_wait_s=round(acked_s, 3), error=outcome.error)
     return outcome
 
 

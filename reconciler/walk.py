@@ -21,6 +21,9 @@ from reconciler.graph import Answer, CallStats, GraphClient
 from reconciler.snapshot import FULL_SYNC_FOLDERS, listing_params, parse_time, read_listing, snapshot_record
 
 
+YIELD_EVERY = 10  # records produced between yields to the event loop
+
+
 class Sender(Protocol):
     """The slice of AIOKafkaProducer a walk uses: `send` returns a future of the ack."""
 
@@ -89,6 +92,7 @@ class Walker:
                 if more:
                     limit = int(answer.params.get("limit", plan.page_size))
                     fetch = asyncio.create_task(self._fetch(plan, folder, limit, listing.after, stats))
+                    await asyncio.sleep(0)  # let the request go out before the CPU work of producing
                 await self._produce(plan, folder, listing.conversations, result)
                 if self.on_progress is not None:
                     self.on_progress(result, stats)
@@ -105,7 +109,9 @@ class Walker:
 
     async def _produce(self, plan: WalkPlan, folder: str, conversations: Sequence[Any], result: WalkResult) -> None:
         """Send the records of one listing page, up to the first conversation below the cutoff."""
-        for conversation in conversations:
+        for n, conversation in enumerate(conversations, 1):
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # other pages' requests are due too: never hog the loop for long
             updated = parse_time(_mapping(conversation).get("updated_time"))
             if plan.cutoff is not None and updated < plan.cutoff:
                 return
