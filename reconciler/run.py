@@ -86,6 +86,8 @@ async def run_page(ctx: RunContext, lease: Lease, mode: Mode, run_id: str,
             await _advance(ctx, lease, result.newest)
         outcome = _outcome(lease, mode, run_id, "succeeded", stats, result, None)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the run; see _failure
+        if result is not None:  # settle the sends already made, so no ack error goes unobserved
+            await asyncio.gather(*result.acks, return_exceptions=True)
         outcome = _outcome(lease, mode, run_id, "failed", stats, result, await _failure(ctx, lease, exc))
     await _finish(ctx, outcome)
     log.info("sync_run_finished", page_id=lease.page_id, run_id=run_id, mode=mode, status=outcome.status,
