@@ -1,9 +1,40 @@
-"""Commands of `consumers/` (placeholder until issue #5 (writer) lands)."""
+"""`convsync consume`: one member of the writer's consumer group.
+
+SIGTERM or SIGINT finishes the batch in hand, commits it, and exits 0; too many poison records in
+a row exit 1 with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
 
 import click
+from prometheus_client import start_http_server
+
+from consumers.loop import PoisonLimitExceeded, run_consumer
+from ingest.settings import Settings, require
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def consume() -> None:
-    """Not built yet."""
-    raise click.ClickException("`convsync consume` is not built yet: issue #5 (writer) brings it")
+@click.command()
+@click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics on this port.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address for --metrics-port.")
+@click.pass_obj
+def consume(settings: Settings, metrics_port: int | None, metrics_host: str) -> None:
+    """One consumer-group member writing events to PostgreSQL."""
+    require(settings.database.url, "DATABASE_URL")
+    require(settings.kafka.bootstrap, "KAFKA_BOOTSTRAP")
+    if metrics_port is not None:
+        start_http_server(metrics_port, addr=metrics_host)
+    try:
+        asyncio.run(_consume(settings))
+    except PoisonLimitExceeded as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+async def _consume(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await run_consumer(settings, stop=stop)

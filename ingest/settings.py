@@ -113,6 +113,10 @@ class ReconcilerSettings:
     overlap_s: float = 900.0
     lease_s: float = 600.0
     max_parallel_pages: int = 8
+    page_size: int = 100  # conversations per listing call (Meta shrinks it via code 1 when too big)
+    poll_s: float = 5.0  # how often the timer loop looks for due pages
+    jitter: float = 0.1  # next sync in interval * (1 + up to this fraction), so replicas spread out
+    apply_wait_s: float = 30.0  # ?wait=true / compat: how long to wait for the consumers to apply a run
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +298,10 @@ def _build(r: _Reader) -> Settings:
             overlap_s=r.parsed("SYNC_OVERLAP_S", _positive_float, 900.0, "seconds > 0"),
             lease_s=r.parsed("SYNC_LEASE_S", _positive_float, 600.0, "seconds > 0"),
             max_parallel_pages=r.parsed("SYNC_MAX_PARALLEL_PAGES", _positive_int, 8, "a positive integer"),
+            page_size=r.parsed("SYNC_PAGE_SIZE", _positive_int, 100, "a positive integer"),
+            poll_s=r.parsed("RECONCILE_POLL_S", _positive_float, 5.0, "seconds > 0"),
+            jitter=r.parsed("RECONCILE_JITTER", _positive_float, 0.1, "a fraction > 0"),
+            apply_wait_s=r.parsed("SYNC_APPLY_WAIT_S", _positive_float, 30.0, "seconds > 0"),
         ),
         data_dir=r.raw("DATA_DIR") or ".convsync",
         log_format=r.parsed("LOG_FORMAT", _log_format, "auto", "auto, json or console"),

@@ -1,17 +1,114 @@
-"""Commands of `reconciler/` (placeholder until issue #7 lands)."""
+"""Commands of `reconciler/`: `convsync reconcile`, `convsync sync`, `convsync pages add/list/remove`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from typing import Any
 
 import click
 
-
-def _pending(name: str) -> click.Command:
-    @click.command(name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-    def command() -> None:
-        """Not built yet."""
-        raise click.ClickException(f"`convsync {name}` is not built yet: issue #7 (reconciler) brings it")
-
-    return command
+from ingest.settings import Settings, require
+from reconciler import compat, pages as page_table
+from reconciler.resources import open_pool, open_reconciler
+from reconciler.tokens import TokenCipher
 
 
-reconcile = _pending("reconcile")
-sync = _pending("sync")
-pages = _pending("pages")
+@click.command()
+@click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics on 127.0.0.1:PORT.")
+@click.pass_obj
+def reconcile(settings: Settings, metrics_port: int | None) -> None:
+    """The timer loop: sync due pages every interval; safe to run several (pages are leased)."""
+    from reconciler.loop import reconcile_forever
+
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with open_reconciler(settings) as reconciler:
+            await reconcile_forever(reconciler, stop)
+
+    asyncio.run(main())
+
+
+@click.command()
+@click.argument("page_id", required=False)
+@click.option("--full", is_flag=True, help="Read every conversation, not only those changed since the watermark.")
+@click.option("--all", "all_pages", is_flag=True, help="Sync every active page, in parallel (bounded).")
+@click.pass_obj
+def sync(settings: Settings, page_id: str | None, full: bool, all_pages: bool) -> None:
+    """One sync now, with a progress bar; prints the finished run."""
+    from reconciler.progress import run_with_progress
+
+    if (page_id is None) == (not all_pages):
+        raise click.UsageError("give a PAGE_ID or --all (not both)")
+    results = asyncio.run(run_with_progress(settings, page_id, "full" if full else "auto"))
+    for run in results:
+        click.echo(json.dumps(run, indent=2, default=str))
+    if any(run.get("status") != "succeeded" for run in results):
+        sys.exit(1)
+
+
+@click.group()
+def pages() -> None:
+    """Manage connected pages and their tokens."""
+
+
+@pages.command("add")
+@click.argument("page_id")
+@click.option("--platform", type=click.Choice(["messenger", "instagram"]), default="messenger")
+@click.option("--name", default="")
+@click.option("--token", prompt=True, hide_input=True, envvar="CONVSYNC_PAGE_TOKEN",
+              help="The page access token (prompted, hidden, or from CONVSYNC_PAGE_TOKEN).")
+@click.pass_obj
+def pages_add(settings: Settings, page_id: str, platform: str, name: str, token: str) -> None:
+    """Add a page, or replace its name and token (its watermark is kept)."""
+    cipher = TokenCipher(require(settings.graph.token_keys, "TOKEN_KEY"))
+
+    async def main() -> bool:
+        async with open_pool(settings) as pool, pool.acquire() as conn:
+            return await page_table.upsert(conn, page_id, platform, name, cipher.encrypt(token))
+
+    created = asyncio.run(main())
+    click.echo(f"page {page_id} {'added' if created else 'updated (token replaced, status active)'}")
+
+
+@pages.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def pages_list(settings: Settings, as_json: bool) -> None:
+    """Pages with their status, watermark and last run (never their tokens)."""
+    async def main() -> list[dict[str, Any]]:
+        async with open_pool(settings) as pool, pool.acquire() as conn:
+            return [compat.jsonable(r) for r in await page_table.public_rows(conn)]
+
+    rows = asyncio.run(main())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    from reconciler.progress import pages_table
+
+    pages_table(rows)
+
+
+@pages.command("remove")
+@click.argument("page_id")
+@click.pass_obj
+def pages_remove(settings: Settings, page_id: str) -> None:
+    """Disconnect a page (its conversations and messages stay)."""
+    async def main() -> bool:
+        async with open_pool(settings) as pool, pool.acquire() as conn:
+            return await page_table.remove(conn, page_id)
+
+    if not asyncio.run(main()):
+        raise click.ClickException(f"unknown page {page_id}")
+    click.echo(f"page {page_id} removed")
+

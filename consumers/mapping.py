@@ -1,0 +1,279 @@
+"""Map one decoded `EventRecord` to the rows it writes. Pure: no I/O, no clock.
+
+Webhook records carry one untouched `messaging[]` item; graph records carry a conversation snapshot
+with its newest messages. A record whose content cannot be mapped (a message without `mid`, a graph
+run id that is not a UUID) raises `RecordError`: the consumer dead-letters it like an undecodable one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from consumers.rows import (
+    ConversationRow,
+    DeleteRow,
+    EditRow,
+    EventRow,
+    MessageRow,
+    ReactionRow,
+    ReadRow,
+    Rows,
+    SnapshotRow,
+    WatermarkRow,
+)
+from ingest.records import EventRecord, RecordError
+
+Event = Mapping[str, Any]
+
+
+def map_record(record: EventRecord) -> Rows:
+    """The rows of one record; raise RecordError when its content is unusable."""
+    if record.source == "graph":
+        return _snapshot(record)
+    mapper = _WEBHOOK_MAPPERS.get(_kind(record))
+    rows = mapper(record) if mapper else _conversation_event(record)
+    return _with_touch(record, rows)
+
+
+def canonical_json(value: Any) -> str:
+    """One text per JSON value (sorted keys) so equal payloads compare and hash equal."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _kind(record: EventRecord) -> str:
+    if record.kind == "unknown" and "policy-enforcement" in record.event:
+        return "policy_enforcement"  # the older spelling
+    return record.kind
+
+
+def _with_touch(record: EventRecord, rows: Rows) -> Rows:
+    if record.user_id is None:
+        return rows
+    touch = ConversationRow(record.page_id, record.user_id, record.platform, event_ms(record))
+    return Rows(**{**_fields(rows), "conversations": (touch,)})
+
+
+def _fields(rows: Rows) -> dict[str, Any]:
+    return {name: getattr(rows, name) for name in rows.__slots__}
+
+
+def event_ms(record: EventRecord) -> int:
+    """Meta's event time: the record's, else the event's own (ms, or dashboard string seconds), else arrival."""
+    if record.timestamp is not None:
+        return record.timestamp
+    raw = record.event.get("timestamp")
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().isdigit():
+        number = int(raw.strip())
+        return number * 1000 if number < 10**11 else number
+    return record.received_at
+
+
+def _require_user(record: EventRecord) -> str:
+    if record.user_id is None:
+        raise RecordError(f"{record.kind} record has no user_id")
+    return record.user_id
+
+
+def _object(data: Event, name: str) -> Event:
+    value = data.get(name)
+    if not isinstance(value, dict):
+        raise RecordError(f"event field {name!r} must be an object")
+    return value
+
+
+def _text(data: Event, name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise RecordError(f"event field {name!r} must be a non-empty string")
+    return value
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _optional_json(value: Any) -> str | None:
+    return None if value is None else canonical_json(value)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _message(record: EventRecord) -> Rows:
+    user_id = _require_user(record)
+    message = _object(record.event, "message")
+    mid = _text(message, "mid")
+    if message.get("is_deleted"):
+        return Rows(deletes=(DeleteRow(mid, record.page_id, user_id, event_ms(record)),))
+    echo = bool(message.get("is_echo"))
+    reply_to = message.get("reply_to")
+    row = MessageRow(
+        mid=mid,
+        page_id=record.page_id,
+        user_id=user_id,
+        direction="outbound" if echo else "inbound",
+        sender_id=_text(_object(record.event, "sender"), "id"),
+        created_ms=event_ms(record),
+        text=_optional_str(message.get("text")),
+        attachments=_optional_json(message.get("attachments")),
+        reply_to_mid=_optional_str(reply_to.get("mid")) if isinstance(reply_to, dict) else None,
+        quick_reply=_optional_json(message.get("quick_reply")),
+        app_id=_optional_str(message.get("app_id")) if echo else None,
+        metadata=_optional_str(message.get("metadata")) if echo else None,
+        source="webhook",
+        raw=canonical_json(record.event),
+    )
+    return Rows(messages=(row,))
+
+
+def _delivery(record: EventRecord) -> Rows:
+    watermark = _int_or_none(_object(record.event, "delivery").get("watermark"))
+    if watermark is None:
+        return Rows()
+    return Rows(watermarks=(WatermarkRow(record.page_id, _require_user(record), delivered_ms=watermark),))
+
+
+def _read(record: EventRecord) -> Rows:
+    user_id = _require_user(record)
+    read = _object(record.event, "read")
+    rows: list[Rows] = []
+    watermark = _int_or_none(read.get("watermark"))
+    if watermark is not None:
+        rows.append(Rows(watermarks=(WatermarkRow(record.page_id, user_id, read_ms=watermark),)))
+    if isinstance(read.get("mid"), str):
+        reader = _text(_object(record.event, "sender"), "id")
+        rows.append(Rows(reads=(ReadRow(read["mid"], reader, record.page_id, user_id, event_ms(record)),)))
+    if not rows:
+        raise RecordError("read event has neither watermark nor mid")
+    return Rows(**{k: sum((getattr(r, k) for r in rows), ()) for k in Rows.__slots__})
+
+
+def _reaction(record: EventRecord) -> Rows:
+    reaction = _object(record.event, "reaction")
+    reactor = _text(_object(record.event, "sender"), "id")
+    unreact = reaction.get("action") == "unreact"
+    row = ReactionRow(
+        mid=_text(reaction, "mid"),
+        user_id=reactor,
+        reaction=None if unreact else _optional_str(reaction.get("reaction")),
+        emoji=None if unreact else _optional_str(reaction.get("emoji")),
+        reacted_ms=event_ms(record),
+    )
+    return Rows(reactions=(row,))
+
+
+def _edit(record: EventRecord) -> Rows:
+    edit = _object(record.event, "message_edit")
+    num_edit = _int_or_none(edit.get("num_edit"))
+    if num_edit is None:
+        raise RecordError("message_edit has no integer num_edit")
+    row = EditRow(_text(edit, "mid"), record.page_id, _require_user(record), num_edit,
+                  _optional_str(edit.get("text")), event_ms(record))
+    return Rows(edits=(row,))
+
+
+def _conversation_event(record: EventRecord) -> Rows:
+    """Kept once: the key hashes the event itself, so a redelivery in any body maps to the same row."""
+    digest = hashlib.sha256(canonical_json(record.event).encode()).hexdigest()[:40]
+    kind = _kind(record)
+    row = EventRow(f"{kind}:{digest}", record.page_id, record.user_id, kind, event_ms(record),
+                   canonical_json(record.event))
+    return Rows(events=(row,))
+
+
+_WEBHOOK_MAPPERS = {
+    "message": _message,
+    "delivery": _delivery,
+    "read": _read,
+    "reaction": _reaction,
+    "message_edit": _edit,
+}
+
+
+def parse_graph_time(value: Any) -> int:
+    """Graph times (`2026-11-29T10:00:00+0000`) in epoch ms."""
+    if not isinstance(value, str):
+        raise RecordError("graph time must be a string")
+    try:
+        moment = datetime.fromisoformat(value)  # 3.11+: takes Graph's `+0000` and `Z`
+    except ValueError:
+        raise RecordError(f"graph time {value!r} is not ISO 8601") from None
+    if moment.tzinfo is None:
+        raise RecordError(f"graph time {value!r} has no offset")
+    return int(moment.timestamp() * 1000)
+
+
+def _snapshot(record: EventRecord) -> Rows:
+    user_id = _require_user(record)
+    run_id = _run_id(record.run_id)
+    conversation = _object(record.event, "conversation")
+    messages = record.event.get("messages", [])
+    if not isinstance(messages, list):
+        raise RecordError("graph record messages must be a list")
+    updated_ms = record.timestamp if record.timestamp is not None else parse_graph_time(
+        conversation.get("updated_time"))
+    snapshot = SnapshotRow(
+        page_id=record.page_id,
+        user_id=user_id,
+        platform=record.platform,
+        graph_id=_text(conversation, "id"),
+        updated_ms=updated_ms,
+        message_count=_int_or_none(conversation.get("message_count")),
+        unread_count=_int_or_none(conversation.get("unread_count")),
+        snippet=_optional_str(conversation.get("snippet")),
+        participants=_optional_json(conversation.get("participants")),
+        can_reply=conversation.get("can_reply") if isinstance(conversation.get("can_reply"), bool) else None,
+        link=_optional_str(conversation.get("link")),
+        run_id=run_id,
+    )
+    rows = tuple(_graph_message(record, user_id, run_id, m) for m in messages)
+    return Rows(snapshots=(snapshot,), messages=rows)
+
+
+def _run_id(value: str | None) -> str:
+    try:
+        return str(uuid.UUID(value or ""))
+    except ValueError:
+        raise RecordError("graph record run_id must be a UUID") from None
+
+
+def _graph_message(record: EventRecord, user_id: str, run_id: str, message: Any) -> MessageRow:
+    if not isinstance(message, dict):
+        raise RecordError("graph message must be an object")
+    sender_id = _text(_object(message, "from"), "id")
+    return MessageRow(
+        mid=_text(message, "id"),
+        page_id=record.page_id,
+        user_id=user_id,
+        direction="outbound" if sender_id == record.page_id else "inbound",
+        sender_id=sender_id,
+        created_ms=parse_graph_time(message.get("created_time")),
+        text=_optional_str(message.get("message")) or None,
+        attachments=_optional_json(_graph_attachments(message)),
+        reply_to_mid=None,
+        quick_reply=None,
+        app_id=None,
+        metadata=None,
+        source="graph",
+        raw=canonical_json(message),
+        run_id=run_id,
+    )
+
+
+def _graph_attachments(message: Event) -> list[Any] | None:
+    """Graph spreads what a webhook calls attachments over `attachments`, `sticker` and `shares`."""
+    found: list[Any] = []
+    for name in ("attachments", "shares"):
+        data = message.get(name, {}).get("data") if isinstance(message.get(name), dict) else None
+        found.extend(data if isinstance(data, list) else [])
+    if isinstance(message.get("sticker"), str):
+        found.append({"type": "sticker", "payload": {"url": message["sticker"]}})
+    return found or None

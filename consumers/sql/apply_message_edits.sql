@@ -1,0 +1,7 @@
+-- Apply the highest known edit to the given messages when it is newer than what they show
+-- (an edit that overtook its message lands here once the message arrives).
+UPDATE messages AS m
+SET text = e.text, edit_count = e.num_edit, edited_at = e.edited_at, updated_at = now()
+FROM message_edits AS e
+WHERE e.mid = m.mid AND m.mid = ANY($1::text[]) AND e.num_edit > m.edit_count
+RETURNING m.mid, m.page_id, m.user_id

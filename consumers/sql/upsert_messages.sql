@@ -1,0 +1,38 @@
+-- A webhook copy of a message leads over a graph copy (webhooks are the system of record); each field
+-- is filled from the other copy when missing; an edited text is never replaced; the deleted flag and
+-- edit count are left to the apply_* statements. Rows that would not change are not touched.
+INSERT INTO messages AS m (
+    mid, page_id, user_id, direction, sender_id, created_at, text, attachments, reply_to_mid,
+    quick_reply, app_id, metadata, source, raw)
+SELECT r.mid, r.page_id, r.user_id, r.direction, r.sender_id, to_timestamp(r.created_ms / 1000.0), r.text,
+       r.attachments::jsonb, r.reply_to_mid, r.quick_reply::jsonb, r.app_id, r.metadata, r.source, r.raw::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[],
+            $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+     AS r(mid, page_id, user_id, direction, sender_id, created_ms, text, attachments, reply_to_mid,
+          quick_reply, app_id, metadata, source, raw)
+ON CONFLICT (mid) DO UPDATE SET
+    direction = CASE WHEN m.source = 'graph' AND EXCLUDED.source = 'webhook' THEN EXCLUDED.direction ELSE m.direction END,
+    sender_id = CASE WHEN m.source = 'graph' AND EXCLUDED.source = 'webhook' THEN EXCLUDED.sender_id ELSE m.sender_id END,
+    created_at = CASE WHEN m.source = 'graph' AND EXCLUDED.source = 'webhook' THEN EXCLUDED.created_at ELSE m.created_at END,
+    source = CASE WHEN m.source = 'graph' AND EXCLUDED.source = 'webhook' THEN 'webhook' ELSE m.source END,
+    text = CASE WHEN m.edit_count > 0 THEN m.text
+                WHEN m.source = 'graph' AND EXCLUDED.source = 'webhook' THEN COALESCE(EXCLUDED.text, m.text)
+                ELSE COALESCE(m.text, EXCLUDED.text) END,
+    attachments = CASE WHEN m.source = 'graph' AND EXCLUDED.source = 'webhook'
+                       THEN COALESCE(EXCLUDED.attachments, m.attachments) ELSE COALESCE(m.attachments, EXCLUDED.attachments) END,
+    raw = CASE WHEN m.source = 'graph' AND EXCLUDED.source = 'webhook'
+               THEN COALESCE(EXCLUDED.raw, m.raw) ELSE COALESCE(m.raw, EXCLUDED.raw) END,
+    reply_to_mid = COALESCE(m.reply_to_mid, EXCLUDED.reply_to_mid),
+    quick_reply = COALESCE(m.quick_reply, EXCLUDED.quick_reply),
+    app_id = COALESCE(m.app_id, EXCLUDED.app_id),
+    metadata = COALESCE(m.metadata, EXCLUDED.metadata),
+    updated_at = now()
+WHERE (m.source = 'graph' AND EXCLUDED.source = 'webhook')
+   OR (m.text IS NULL AND EXCLUDED.text IS NOT NULL AND m.edit_count = 0)
+   OR (m.attachments IS NULL AND EXCLUDED.attachments IS NOT NULL)
+   OR (m.raw IS NULL AND EXCLUDED.raw IS NOT NULL)
+   OR (m.reply_to_mid IS NULL AND EXCLUDED.reply_to_mid IS NOT NULL)
+   OR (m.quick_reply IS NULL AND EXCLUDED.quick_reply IS NOT NULL)
+   OR (m.app_id IS NULL AND EXCLUDED.app_id IS NOT NULL)
+   OR (m.metadata IS NULL AND EXCLUDED.metadata IS NOT NULL)
+RETURNING mid, (xmax = 0) AS inserted

@@ -1,0 +1,46 @@
+"""`convsync reconcile`: every `poll_s`, lease the pages whose next sync is due and sync them.
+
+Safe to run several: a page is leased by one replica at a time (`FOR UPDATE SKIP LOCKED`), and a
+run's end schedules the page's next sync one interval later plus jitter, so replicas spread out.
+Pages that need a new token are never leased; a failed run just waits for its next turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import asyncpg
+import structlog
+
+from reconciler import pages
+from reconciler.service import Reconciler
+
+log = structlog.get_logger("convsync.reconciler")
+
+
+async def lease_and_launch(reconciler: Reconciler) -> int:
+    """One tick: lease as many due pages as there are free slots and start their runs."""
+    free = reconciler.free_slots()
+    if free == 0:
+        return 0
+    settings = reconciler.ctx.settings
+    async with reconciler.ctx.pool.acquire() as conn:
+        leases = await pages.lease_due(conn, reconciler.owner, settings.lease_s, free)
+    for lease in leases:
+        await reconciler.launch(lease, "auto", "timer")
+    return len(leases)
+
+
+async def reconcile_forever(reconciler: Reconciler, stop: asyncio.Event) -> None:
+    """Tick until `stop` is set, then wait for the runs in flight."""
+    log.info("reconcile_loop_started", owner=reconciler.owner)
+    while not stop.is_set():
+        try:
+            await lease_and_launch(reconciler)
+        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:  # DB away: next tick
+            log.warning("reconcile_tick_failed", error=exc.__class__.__name__)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), reconciler.ctx.settings.poll_s)
+    await reconciler.drain()
+    log.info("reconcile_loop_stopped", owner=reconciler.owner)

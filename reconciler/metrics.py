@@ -1,0 +1,25 @@
+"""Prometheus metrics of the reconciler (default registry; `convsync reconcile --metrics-port` serves it).
+
+The missed-webhook metric counts, per page, messages the reconciler found in Graph that no webhook
+had delivered: the writer records them per run (`sync_runs.gap_messages`), and once a run's records
+are applied this process adds them here.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, Counter, generate_latest
+
+RUNS = Counter("convsync_reconciler_runs_total", "Sync runs finished.", ["mode", "status"])
+GRAPH_CALLS = Counter("convsync_reconciler_graph_calls_total", "Graph API calls made.", ["page_id"])
+THROTTLED = Counter("convsync_reconciler_throttled_total", "Graph API calls answered with a throttle.", ["page_id"])
+CONVERSATIONS = Counter("convsync_reconciler_conversations_total", "Conversation snapshots produced.", ["page_id"])
+MISSED_WEBHOOK_MESSAGES = Counter(
+    "convsync_missed_webhook_messages_total",
+    "Messages the reconciler found that no webhook had delivered (sync_runs.gap_messages).",
+    ["page_id"],
+)
+
+
+def exposition() -> bytes:
+    """These metrics in Prometheus text format (for a `/metrics` that serves another registry too)."""
+    return generate_latest(REGISTRY)

@@ -1,0 +1,60 @@
+"""What `convsync sync` and `convsync pages list` show on a terminal (rich)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ingest.settings import Settings
+from reconciler.graph import CallStats
+from reconciler.resources import open_reconciler
+from reconciler.run import RequestedMode
+from reconciler.service import Reconciler, StartedRun
+from reconciler.walk import WalkResult
+
+
+async def run_with_progress(settings: Settings, page_id: str | None, mode: RequestedMode) -> list[dict[str, Any]]:
+    """Start the run(s), show one live line per page, and return the finished runs' rows."""
+    console = Console(stderr=True)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=False) as bar:
+        async with open_reconciler(settings) as reconciler:
+            started = await _start(reconciler, bar, page_id, mode)
+            return [await _finished(reconciler, bar, s) for s in started]
+
+
+async def _start(reconciler: Reconciler, bar: Progress, page_id: str | None, mode: RequestedMode) -> list[StartedRun]:
+    if page_id is not None:
+        task = bar.add_task(f"{page_id}: starting")
+        return [await reconciler.start(page_id, mode, "cli", _reporter(bar, task, page_id))]
+    started, skipped = await reconciler.start_all(mode, "cli")
+    for skipped_id, why in skipped.items():
+        bar.console.print(f"[yellow]{skipped_id}: skipped: {why}")
+    return started
+
+
+def _reporter(bar: Progress, task: Any, page_id: str) -> Any:
+    def report(result: WalkResult, stats: CallStats) -> None:
+        bar.update(task, description=f"{page_id}: {result.conversations} conversations, {result.messages} messages, "
+                                     f"{stats.calls} Graph calls, {stats.throttled} throttled")
+    return report
+
+
+async def _finished(reconciler: Reconciler, bar: Progress, started: StartedRun) -> dict[str, Any]:
+    row = await reconciler.finished(started)
+    bar.console.print(f"{started.page_id}: {row.get('status')} ({row.get('mode')}), {row.get('conversations')} "
+                      f"conversations, {row.get('graph_calls')} Graph calls")
+    return row
+
+
+def pages_table(rows: list[dict[str, Any]]) -> None:
+    table = Table("page_id", "platform", "name", "status", "last_synced_at", "last run")
+    for row in rows:
+        last = row.get("last_run") or {}
+        summary = f"{last.get('status', '-')} {last.get('mode', '')} {last.get('finished_at') or ''}".strip()
+        table.add_row(row["page_id"], row["platform"], row["name"], row["status"],
+                      str(row.get("last_synced_at") or "-"), summary)
+    Console().print(table)

@@ -1,0 +1,66 @@
+"""The resources a reconciler process owns, opened and closed together.
+
+    async with open_reconciler(settings) as reconciler:
+        ...
+
+A PostgreSQL pool, an acks=all producer, one aiohttp session for the Graph API and the per-page
+governors; closing waits for the runs still going, then flushes the producer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import asyncpg
+
+from ingest.kafka import ensure_topics, producer
+from ingest.settings import Settings, require
+from reconciler.governor import Clock, GovernorPolicy, Governors, Sleep
+from reconciler.graph import GraphClient
+from reconciler.run import RunContext
+from reconciler.service import Reconciler
+from reconciler.tokens import TokenCipher
+from reconciler.walk import Walker
+
+GRAPH_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
+
+
+def _clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@contextlib.asynccontextmanager
+async def open_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    url = require(settings.database.url, "DATABASE_URL").reveal()
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=settings.database.pool_max)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@contextlib.asynccontextmanager
+async def open_reconciler(settings: Settings, owner: str | None = None, *, clock: Clock = time.monotonic,
+                          sleep: Sleep = asyncio.sleep) -> AsyncIterator[Reconciler]:
+    """`clock` and `sleep` pace the Graph calls (tests pass a virtual clock to wait without waiting)."""
+    cipher = TokenCipher(require(settings.graph.token_keys, "TOKEN_KEY"))
+    require(settings.kafka.bootstrap, "KAFKA_BOOTSTRAP")
+    await ensure_topics(settings.kafka)
+    governors = Governors(GovernorPolicy(calls_per_second=settings.graph.calls_per_second), clock, sleep)
+    async with contextlib.AsyncExitStack() as stack:
+        pool = await stack.enter_async_context(open_pool(settings))
+        kafka = producer(settings.kafka)
+        await kafka.start()
+        stack.push_async_callback(kafka.stop)
+        session = await stack.enter_async_context(aiohttp.ClientSession(timeout=GRAPH_TIMEOUT))
+        graph = GraphClient(settings.graph, session, governors, sleep=sleep)
+        walker = Walker(graph, kafka, settings.kafka.topics.events, _clock_ms)
+        reconciler = Reconciler(RunContext(pool, walker, cipher, settings.reconciler))
+        if owner is not None:
+            reconciler.owner = owner
+        stack.push_async_callback(reconciler.drain)
+        yield reconciler

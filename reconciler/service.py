@@ -1,0 +1,165 @@
+"""The reconciler of one process: starts runs on leased pages, bounded, and keeps their tasks.
+
+Everything that syncs goes through here (the timer loop, the admin API, the CLI), so one semaphore
+bounds the pages synced at once (`max_parallel_pages`) and one `Governors` registry paces each page.
+A run starts only on a page this process leased; the lease is released when the run ends, with the
+next timer sync scheduled one interval (plus jitter) later. A run's failure is recorded on its row
+and never reaches the other runs.
+
+Rejections (what the caller answers):
+    SyncRejected
+    ├── UnknownPage    404
+    ├── PageNotActive  409 (needs_reauth or paused: replace the token first)
+    └── PageBusy       409 (another run holds the page's lease)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from reconciler import metrics, pages, runs
+from reconciler.applied import wait_applied
+from reconciler.pages import Lease
+from reconciler.run import RequestedMode, RunContext, RunOutcome, resolve_mode, run_page
+from reconciler.walk import Progress
+
+log = structlog.get_logger("convsync.reconciler")
+
+
+class SyncRejected(Exception):
+    status_code = 409
+
+
+class UnknownPage(SyncRejected):
+    status_code = 404
+
+
+class PageNotActive(SyncRejected):
+    pass
+
+
+class PageBusy(SyncRejected):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class StartedRun:
+    run_id: str
+    page_id: str
+    name: str
+    mode: runs.Mode
+    task: asyncio.Task[RunOutcome] = field(repr=False)
+
+
+def new_owner() -> str:
+    """This replica's lease owner id: readable host, unique suffix."""
+    return f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(slots=True)
+class Reconciler:
+    ctx: RunContext
+    owner: str = field(default_factory=new_owner)
+    rand: Callable[[], float] = random.random
+    running: set[asyncio.Task[RunOutcome]] = field(default_factory=set)
+    watchers: set[asyncio.Task[None]] = field(default_factory=set)
+    slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.slots = asyncio.Semaphore(self.ctx.settings.max_parallel_pages)
+
+    def free_slots(self) -> int:
+        return max(0, self.ctx.settings.max_parallel_pages - len(self.running))
+
+    async def start(self, page_id: str, requested: RequestedMode, trigger: str,
+                    on_progress: Progress | None = None) -> StartedRun:
+        """Lease one page and start its run now; raise a SyncRejected saying why not."""
+        async with self.ctx.pool.acquire() as conn:
+            lease = await pages.lease_page(conn, page_id, self.owner, self.ctx.settings.lease_s)
+            status = None if lease else await conn.fetchval("SELECT status FROM pages WHERE page_id = $1", page_id)
+        if lease is not None:
+            return await self.launch(lease, requested, trigger, on_progress)
+        if status is None:
+            raise UnknownPage(f"unknown page {page_id!r}")
+        if status != "active":
+            raise PageNotActive(f"page {page_id!r} is {status}: add its token again first")
+        raise PageBusy(f"page {page_id!r} is being synced already")
+
+    async def launch(self, lease: Lease, requested: RequestedMode, trigger: str,
+                     on_progress: Progress | None = None) -> StartedRun:
+        """Start the run of a page this process has leased (its row exists when this returns)."""
+        mode, run_id = resolve_mode(requested, lease.last_synced_at), runs.new_run_id()
+        async with self.ctx.pool.acquire() as conn:
+            await runs.create(conn, run_id, lease.page_id, mode, trigger, lease.last_synced_at, self.owner)
+        task = asyncio.create_task(self._run(lease, mode, run_id, on_progress))
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+        return StartedRun(run_id, lease.page_id, lease.name, mode, task)
+
+    async def start_all(self, requested: RequestedMode, trigger: str) -> tuple[list[StartedRun], dict[str, str]]:
+        """A run for every active page (all in parallel, bounded); pages that cannot start say why."""
+        async with self.ctx.pool.acquire() as conn:
+            page_ids = await pages.active_page_ids(conn)
+        started, skipped = [], {}
+        for page_id in page_ids:
+            try:
+                started.append(await self.start(page_id, requested, trigger))
+            except SyncRejected as exc:
+                skipped[page_id] = str(exc)
+        return started, skipped
+
+    async def _run(self, lease: Lease, mode: runs.Mode, run_id: str, on_progress: Progress | None) -> RunOutcome:
+        try:
+            async with self.slots:
+                outcome = await run_page(self.ctx, lease, mode, run_id, on_progress)
+            self._count(outcome)
+            return outcome
+        finally:
+            async with self.ctx.pool.acquire() as conn:
+                await pages.release(conn, lease, self.next_sync_in_s())
+
+    def next_sync_in_s(self) -> float:
+        settings = self.ctx.settings
+        return settings.interval_s * (1.0 + settings.jitter * self.rand())
+
+    def _count(self, outcome: RunOutcome) -> None:
+        metrics.RUNS.labels(outcome.mode, outcome.status).inc()
+        metrics.GRAPH_CALLS.labels(outcome.page_id).inc(outcome.tally.graph_calls)
+        metrics.THROTTLED.labels(outcome.page_id).inc(outcome.tally.throttled)
+        metrics.CONVERSATIONS.labels(outcome.page_id).inc(outcome.tally.conversations)
+        watcher = asyncio.create_task(self._count_gaps(outcome))
+        self.watchers.add(watcher)
+        watcher.add_done_callback(self.watchers.discard)
+
+    async def _count_gaps(self, outcome: RunOutcome) -> None:
+        """Once the consumers applied the run, add its gap messages to the missed-webhook metric."""
+        if not await wait_applied(self.ctx.pool, outcome.applied_check, self.ctx.settings.apply_wait_s, poll_s=1.0):
+            return
+        async with self.ctx.pool.acquire() as conn:
+            row = await runs.get(conn, outcome.run_id) or {}
+        metrics.MISSED_WEBHOOK_MESSAGES.labels(outcome.page_id).inc(int(row.get("gap_messages") or 0))
+
+    async def finished(self, started: StartedRun) -> dict[str, Any]:
+        """The run's row once it ended and, bounded by `apply_wait_s`, once the consumers applied
+        its snapshots (`applied` says whether they did in time)."""
+        outcome = await started.task
+        applied = await wait_applied(self.ctx.pool, outcome.applied_check, self.ctx.settings.apply_wait_s)
+        async with self.ctx.pool.acquire() as conn:
+            row = await runs.get(conn, started.run_id)
+        return {**(row or {}), "applied": applied}
+
+    async def drain(self) -> None:
+        """Wait for every run this process started (on shutdown); stop watching for applied runs."""
+        if self.running:
+            await asyncio.gather(*self.running, return_exceptions=True)
+        for watcher in list(self.watchers):
+            watcher.cancel()
+        await asyncio.gather(*self.watchers, return_exceptions=True)

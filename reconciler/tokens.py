@@ -1,0 +1,57 @@
+"""Page access tokens at rest: Fernet ciphertext in `pages.access_token`, plaintext only in memory.
+
+`CONVSYNC_TOKEN_KEY` holds one or more Fernet keys (comma-separated). The first encrypts; all
+decrypt, so a key is rotated by putting the new one first, then `rewrap` re-encrypting stored
+tokens under it, then dropping the old key. A token that no key opens is `TokenUnreadable` (its
+page needs a new token), and the error never includes the ciphertext or the token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from ingest.settings import Secret
+
+
+class TokenUnreadable(Exception):
+    """No configured key decrypts this stored token: the page needs its token again."""
+
+
+class TokenKeyError(ValueError):
+    """CONVSYNC_TOKEN_KEY is missing or not a Fernet key."""
+
+
+class TokenCipher:
+    def __init__(self, keys: Sequence[Secret]) -> None:
+        if not keys:
+            raise TokenKeyError("CONVSYNC_TOKEN_KEY is missing: page tokens cannot be stored")
+        try:
+            self._fernet = MultiFernet([Fernet(k.reveal().encode()) for k in keys])
+        except ValueError:
+            raise TokenKeyError("CONVSYNC_TOKEN_KEY is malformed: expected Fernet keys") from None
+
+    def __repr__(self) -> str:
+        return "TokenCipher(***)"
+
+    def encrypt(self, token: str) -> bytes:
+        return self._fernet.encrypt(token.encode())
+
+    def decrypt(self, stored: bytes) -> Secret:
+        try:
+            return Secret(self._fernet.decrypt(stored).decode())
+        except InvalidToken:
+            raise TokenUnreadable("the stored page token cannot be decrypted with the configured keys") from None
+
+    def rewrap(self, stored: bytes) -> bytes:
+        """The same token encrypted under the first (newest) key."""
+        try:
+            return self._fernet.rotate(stored)
+        except InvalidToken:
+            raise TokenUnreadable("the stored page token cannot be decrypted with the configured keys") from None
+
+
+def new_key() -> str:
+    """A fresh key for CONVSYNC_TOKEN_KEY."""
+    return Fernet.generate_key().decode()

@@ -1,0 +1,111 @@
+"""Convergence: any order, duplication and batching of one conversation's events gives the same rows.
+
+The pool mixes every kind the writer merges: webhook and graph copies of the same messages, a
+message only the graph saw (a missed webhook), edits, a delete, reactions, watermarks, an Instagram
+style per-message read, a postback and two snapshots of different ages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ingest.records import EventRecord
+from tests.consumers import traffic
+from tests.consumers.support import apply_batches, table_state, truncate
+
+pytestmark = pytest.mark.integration
+PAGE, USER, RUN = "1000000001", "2000000001", "6f1c2d3e-4b5a-4c6d-8e7f-901234567890"
+S = 1_000  # ms per second
+
+
+def _pool() -> list[EventRecord]:
+    wh = traffic.webhook
+    m1, m2, m3, m4 = (("m_1", 10 * S, "hello", False), ("m_2", 20 * S, "hi there", True),
+                      ("m_3", 30 * S, "question", False), ("m_4", 40 * S, "missed", False))
+    return [
+        traffic.message(PAGE, USER, "m_1", 10 * S + 123, "hello"),
+        traffic.message(PAGE, USER, "m_2", 20 * S + 456, "hi there", echo=True),
+        traffic.message(PAGE, USER, "m_3", 30 * S + 789, "question"),
+        wh("message_edit", PAGE, USER, 12 * S, {"message_edit": {"mid": "m_1", "text": "hello!", "num_edit": 1}}),
+        wh("message_edit", PAGE, USER, 13 * S, {"message_edit": {"mid": "m_1", "text": "hello!!", "num_edit": 2}}),
+        wh("reaction", PAGE, USER, 25 * S, {"reaction": {"mid": "m_2", "action": "react", "reaction": "love",
+                                                        "emoji": "\u2764"}}),
+        wh("reaction", PAGE, USER, 26 * S, {"reaction": {"mid": "m_2", "action": "unreact"}}),
+        wh("reaction", PAGE, USER, 27 * S, {"reaction": {"mid": "m_1", "action": "react", "reaction": "like",
+                                                        "emoji": "x"}}),
+        wh("delivery", PAGE, USER, 21 * S, {"delivery": {"mids": ["m_2"], "watermark": 21 * S}}),
+        wh("read", PAGE, USER, 22 * S, {"read": {"watermark": 22 * S}}),
+        wh("read", PAGE, USER, 35 * S, {"read": {"watermark": 35 * S}}),
+        wh("read", PAGE, USER, 36 * S, {"read": {"mid": "m_2"}}),
+        dataclasses.replace(wh("message", PAGE, USER, 50 * S, {"message": {"mid": "m_3", "is_deleted": True}}),
+                            platform="messenger"),
+        wh("postback", PAGE, USER, 31 * S, {"postback": {"mid": "pb_1", "title": "Yes", "payload": "YES"}}),
+        traffic.snapshot(PAGE, USER, RUN, 20 * S, [m1, m2], 2),
+        traffic.snapshot(PAGE, USER, RUN, 41 * S, [m1, m2, m3, m4], 7),
+    ]
+
+
+POOL = _pool()
+
+
+@st.composite
+def deliveries(draw: Any) -> list[list[EventRecord]]:
+    """A permutation of the pool with some events delivered again, cut into one to four batches."""
+    order = draw(st.permutations(range(len(POOL))))
+    repeats = draw(st.lists(st.tuples(st.sampled_from(range(len(POOL))), st.integers(0, len(POOL))), max_size=5))
+    sequence = list(order)
+    for event, position in repeats:
+        sequence.insert(position, event)
+    cuts = sorted(draw(st.sets(st.integers(1, len(sequence) - 1), max_size=3)))
+    bounds = [0, *cuts, len(sequence)]
+    return [[POOL[i] for i in sequence[a:b]] for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(database_url)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def reference(conn: asyncpg.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of the events applied once each, one at a time, in time order."""
+    await apply_batches(conn, [[r] for r in sorted(POOL, key=lambda r: r.timestamp or 0)])
+    state = await table_state(conn, with_clock=False)
+    await truncate(conn)
+    return state
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(batches=deliveries())
+async def test_any_order_and_duplication_converges(conn: asyncpg.Connection,
+                                                   reference: dict[str, list[tuple[Any, ...]]],
+                                                   batches: list[list[EventRecord]]) -> None:
+    await truncate(conn)
+    await apply_batches(conn, batches)
+    assert await table_state(conn, with_clock=False) == reference
+
+
+async def test_reference_is_what_the_events_say(conn: asyncpg.Connection,
+                                                reference: dict[str, list[tuple[Any, ...]]]) -> None:
+    """Guard against a reference that converges on something wrong."""
+    await apply_batches(conn, [POOL])
+    row = await conn.fetchrow("SELECT * FROM conversations")
+    assert (row["message_count"], row["graph_id"], row["snippet"]) == (7, f"t_{PAGE}_{USER}", "missed")
+    assert row["read_watermark"] == await conn.fetchval("SELECT to_timestamp(35)")
+    texts = dict(await conn.fetch("SELECT mid, text FROM messages"))
+    assert texts == {"m_1": "hello!!", "m_2": "hi there", "m_3": "question", "m_4": "missed"}
+    deleted = dict(await conn.fetch("SELECT mid, is_deleted FROM messages"))
+    assert deleted == {"m_1": False, "m_2": False, "m_3": True, "m_4": False}
+    sources = dict(await conn.fetch("SELECT mid, source FROM messages"))
+    assert sources == {"m_1": "webhook", "m_2": "webhook", "m_3": "webhook", "m_4": "graph"}
+    assert await conn.fetchval("SELECT count(*) FROM reactions WHERE reaction IS NOT NULL") == 1

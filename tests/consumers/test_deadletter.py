@@ -1,0 +1,42 @@
+"""Decoding a consumed record: good ones map to rows, poison carries its reason and its origin."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from aiokafka import ConsumerRecord
+
+from consumers.deadletter import decode_one, dlq_headers
+from ingest.records import encode
+from tests.consumers import traffic
+
+
+def consumed(value: bytes | None, offset: int = 7) -> ConsumerRecord:
+    return ConsumerRecord(topic="convsync.events.v1", partition=3, offset=offset, timestamp=0, timestamp_type=0,
+                          key=b"k", value=value, checksum=None, serialized_key_size=1,
+                          serialized_value_size=len(value or b""), headers=())
+
+
+def test_good_record_maps_to_rows() -> None:
+    decoded = decode_one(consumed(encode(traffic.message("1", "2", "m_1", 1000, "hi"))))
+    assert decoded.error is None and decoded.rows is not None and decoded.rows.messages[0].mid == "m_1"
+
+
+def test_nul_character_is_poison_not_a_write_that_fails_forever() -> None:
+    record = traffic.message("1", "2", "m_1", 1000, "nul \u0000 inside")
+    decoded = decode_one(consumed(encode(record)))
+    assert decoded.rows is None and "NUL" in (decoded.error or "")
+
+
+def test_poison_headers_name_origin_and_error() -> None:
+    bad = dataclasses.replace(traffic.message("1", "2", "m_1", 1000, "x"), event={"message": {"text": "no mid"}})
+    decoded = decode_one(consumed(encode(bad), offset=42))
+    assert decoded.rows is None
+    headers = dict(dlq_headers(decoded))
+    assert (headers["original_topic"], headers["original_partition"], headers["original_offset"]) == (
+        b"convsync.events.v1", b"3", b"42")
+    assert b"mid" in headers["error"]
+
+
+def test_missing_value_is_poison() -> None:
+    assert decode_one(consumed(None)).error == "record has no value"

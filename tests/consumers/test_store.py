@@ -1,0 +1,133 @@
+"""The store against PostgreSQL: fixtures applied twice change nothing; writes only move forward;
+events that overtook their message are applied when it lands; sync runs get real counts."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.consumers import traffic
+from tests.consumers.support import apply, fixture_paths, fixture_record, table_state
+
+pytestmark = pytest.mark.integration
+PAGE, USER = "1000000001", "2000000001"
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(database_url)
+    yield connection
+    await connection.close()
+
+
+@pytest.mark.parametrize("path", fixture_paths(), ids=lambda p: p.stem)
+async def test_fixture_applied_twice_changes_nothing(conn: asyncpg.Connection, path: Path) -> None:
+    first = await apply(conn, [fixture_record(path)])
+    assert first.total_inserted > 0
+    before = await table_state(conn)
+    second = await apply(conn, [fixture_record(path)])
+    assert (second.total_inserted, second.total_updated) == (0, 0)
+    assert await table_state(conn) == before
+
+
+async def test_all_fixtures_in_one_batch_twice(conn: asyncpg.Connection) -> None:
+    records = [fixture_record(p) for p in fixture_paths()]
+    await apply(conn, records)
+    before = await table_state(conn)
+    second = await apply(conn, records)
+    assert (second.total_inserted, second.total_updated) == (0, 0)
+    assert await table_state(conn) == before
+
+
+async def test_events_that_overtook_their_message_apply_when_it_lands(conn: asyncpg.Connection) -> None:
+    ig_page, ig_user = "17840000000000001", "1780000000000001"
+    early = [
+        traffic.webhook("message_edit", PAGE, USER, 5000, {"message_edit": {"mid": "m_1", "text": "v2", "num_edit": 2}}),
+        traffic.webhook("message_edit", PAGE, USER, 4000, {"message_edit": {"mid": "m_1", "text": "v1", "num_edit": 1}}),
+        traffic.webhook("reaction", PAGE, PAGE, 6000, {"reaction": {"mid": "m_1", "action": "react",
+                                                                    "reaction": "love", "emoji": "x"}}),
+        dataclasses.replace(traffic.message(ig_page, ig_user, "ig_1", 9000, ""), platform="instagram",
+                            event={"sender": {"id": ig_user}, "message": {"mid": "ig_1", "is_deleted": True}}),
+        dataclasses.replace(traffic.webhook("read", ig_page, ig_user, 9500, {"read": {"mid": "ig_2"}}),
+                            platform="instagram"),
+    ]
+    await apply(conn, early)
+    assert await conn.fetchval("SELECT count(*) FROM messages") == 0
+    await apply(conn, [traffic.message(PAGE, USER, "m_1", 1000, "v0"),
+                       traffic.message(ig_page, ig_user, "ig_1", 2000, "unsent later"),
+                       traffic.message(ig_page, ig_user, "ig_2", 3000, "read later", echo=True)])
+    m1 = await conn.fetchrow("SELECT text, edit_count FROM messages WHERE mid = 'm_1'")
+    assert (m1["text"], m1["edit_count"]) == ("v2", 2)
+    ig1 = await conn.fetchrow("SELECT text, is_deleted FROM messages WHERE mid = 'ig_1'")
+    assert (ig1["text"], ig1["is_deleted"]) == ("unsent later", True)
+    watermark = await conn.fetchval("SELECT read_watermark FROM conversations WHERE page_id = $1", ig_page)
+    assert watermark == await conn.fetchval("SELECT created_at FROM messages WHERE mid = 'ig_2'")
+    assert await conn.fetchval("SELECT reaction FROM reactions WHERE mid = 'm_1'") == "love"
+
+
+async def test_older_facts_never_overwrite_newer_ones(conn: asyncpg.Connection) -> None:
+    run = traffic.new_run_id()
+    await apply(conn, [
+        traffic.message(PAGE, USER, "m_1", 60_000, "original"),
+        traffic.webhook("message_edit", PAGE, USER, 61_000, {"message_edit": {"mid": "m_1", "text": "edited",
+                                                                              "num_edit": 1}}),
+        traffic.webhook("read", PAGE, USER, 70_000, {"read": {"watermark": 69_000}}),
+        traffic.webhook("reaction", PAGE, USER, 80_000, {"reaction": {"mid": "m_1", "action": "unreact"}}),
+    ])
+    before = await conn.fetchrow("SELECT last_message_at, updated_at, read_watermark FROM conversations")
+    await apply(conn, [  # all older than what is stored
+        traffic.snapshot(PAGE, USER, run, 30_000, [("m_1", 60_000, "original", False)], 1),
+        traffic.webhook("message_edit", PAGE, USER, 50_000, {"message_edit": {"mid": "m_1", "text": "stale",
+                                                                              "num_edit": 1}}),
+        traffic.webhook("read", PAGE, USER, 20_000, {"read": {"watermark": 19_000}}),
+        traffic.webhook("reaction", PAGE, USER, 75_000, {"reaction": {"mid": "m_1", "action": "react",
+                                                                      "reaction": "like", "emoji": "y"}}),
+    ])
+    assert await conn.fetchval("SELECT text FROM messages WHERE mid = 'm_1'") == "edited"
+    after = await conn.fetchrow("SELECT last_message_at, updated_at, read_watermark FROM conversations")
+    assert after == before
+    assert await conn.fetchval("SELECT reaction FROM reactions") is None
+
+
+async def test_conversation_counts_follow_messages_and_snapshots(conn: asyncpg.Connection) -> None:
+    run = traffic.new_run_id()
+    await apply(conn, [traffic.snapshot(PAGE, USER, run, 10_000, [("m_1", 9_000, "old", False)], 40)])
+    await apply(conn, [traffic.message(PAGE, USER, "m_2", 20_000, "new inbound"),
+                       traffic.message(PAGE, USER, "m_3", 30_000, "new reply", echo=True),
+                       traffic.message(PAGE, USER, "m_4", 40_000, "another inbound")])
+    row = await conn.fetchrow("SELECT message_count, unread_count, snippet, last_message_at, graph_id "
+                              "FROM conversations")
+    assert (row["message_count"], row["unread_count"], row["snippet"]) == (43, 1, "another inbound")
+    assert row["last_message_at"] == await conn.fetchval("SELECT created_at FROM messages WHERE mid = 'm_4'")
+    assert row["graph_id"] == f"t_{PAGE}_{USER}"
+
+
+async def test_graph_records_add_real_counts_to_their_sync_run(conn: asyncpg.Connection) -> None:
+    run = traffic.new_run_id()
+    await conn.execute("INSERT INTO sync_runs (run_id, page_id, mode, trigger) VALUES ($1, $2, 'full', 'cli')",
+                       uuid.UUID(run), PAGE)
+    await apply(conn, [traffic.message(PAGE, USER, "m_1", 1_000_000, "via webhook")])
+    messages = [("m_1", 1_000_000, "via webhook", False), ("m_2", 2_000_000, "missed webhook", True)]
+    snapshot = traffic.snapshot(PAGE, USER, run, 2_000_000, messages, 2)
+    await apply(conn, [snapshot])
+    counts = await conn.fetchrow("SELECT inserted, updated, gap_messages FROM sync_runs")
+    # inserted: m_2; updated: the conversation (snapshot fields); m_1 unchanged (webhook copy leads)
+    assert tuple(counts) == (1, 1, 1)
+    await apply(conn, [snapshot])  # a replay adds nothing
+    assert tuple(await conn.fetchrow("SELECT inserted, updated, gap_messages FROM sync_runs")) == (1, 1, 1)
+    other = traffic.snapshot(PAGE, "2000000002", traffic.new_run_id(), 3_000_000, [("m_9", 3_000_000, "x", False)], 1)
+    result = await apply(conn, [other])  # its run row lives elsewhere: written, nothing to count into
+    assert result.inserted["messages"] == 1
+
+
+async def test_webhook_copy_replaces_graph_copy_of_a_message(conn: asyncpg.Connection) -> None:
+    run = traffic.new_run_id()
+    await apply(conn, [traffic.snapshot(PAGE, USER, run, 2_000, [("m_1", 1_000, "hello", False)], 1)])
+    await apply(conn, [traffic.message(PAGE, USER, "m_1", 1_234, "hello")])
+    row = await conn.fetchrow("SELECT source, created_at, raw->>'timestamp' AS ts FROM messages")
+    assert (row["source"], row["ts"]) == ("webhook", "1234")

@@ -1,0 +1,84 @@
+"""The admin API over real HTTP and PostgreSQL: auth, pages, validation (no Graph calls here)."""
+
+from __future__ import annotations
+
+import aiohttp
+import asyncpg
+import pytest
+
+from ingest.settings import Settings
+from reconciler.tokens import TokenCipher
+from tests.reconciler.conftest import ServeAdmin
+
+pytestmark = [pytest.mark.integration, pytest.mark.kafka]
+
+PAGE = {"page_id": "1001", "platform": "messenger", "name": "Shop", "access_token": "EAAB-secret-1"}
+
+
+async def test_without_or_with_a_wrong_token_nothing_happens(settings: Settings, admin_server: ServeAdmin,
+                                                             http: aiohttp.ClientSession) -> None:
+    async with admin_server(settings) as url, aiohttp.ClientSession() as anonymous:
+        for headers in [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "admin-token-for-tests"}]:
+            for method, path in [("POST", "/admin/pages"), ("GET", "/admin/pages"), ("POST", "/admin/sync-all"),
+                                 ("POST", "/api/conversations/sync"), ("DELETE", "/admin/pages/1001")]:
+                async with anonymous.request(method, url + path, json=PAGE, headers=headers) as response:
+                    assert response.status == 401, (method, path, headers)
+        async with http.get(url + "/admin/pages") as response:
+            assert (await response.json())["pages"] == []
+
+
+async def test_pages_add_replace_list_remove(settings: Settings, admin_server: ServeAdmin,
+                                             http: aiohttp.ClientSession, database_url: str) -> None:
+    async with admin_server(settings) as url:
+        async with http.post(url + "/admin/pages", json=PAGE) as response:
+            assert response.status == 201
+            body = await response.text()
+            assert "EAAB" not in body and (await response.json())["created"] is True
+        async with http.post(url + "/admin/pages", json={**PAGE, "name": "Shop 2", "access_token": "EAAB-2"}) as r:
+            assert r.status == 201 and (await r.json())["created"] is False
+        async with http.get(url + "/admin/pages") as response:
+            text = await response.text()
+            [page] = (await response.json())["pages"]
+        assert "EAAB" not in text and "access_token" not in page
+        assert (page["page_id"], page["name"], page["status"], page["last_synced_at"]) == ("1001", "Shop 2",
+                                                                                          "active", None)
+        conn = await asyncpg.connect(database_url)
+        try:
+            stored = await conn.fetchval("SELECT access_token FROM pages WHERE page_id = '1001'")
+        finally:
+            await conn.close()
+        assert b"EAAB" not in stored
+        assert TokenCipher(settings.graph.token_keys).decrypt(stored).reveal() == "EAAB-2"
+        async with http.delete(url + "/admin/pages/1001") as response:
+            assert response.status == 204
+        async with http.delete(url + "/admin/pages/1001") as response:
+            assert response.status == 404
+
+
+BAD_REQUESTS = [
+    ("POST", "/admin/pages", b"{not json", 400),
+    ("POST", "/admin/pages", b'{"page_id": "1", "platform": "sms", "access_token": "x"}', 400),
+    ("POST", "/admin/pages", b'{"page_id": "1", "platform": "messenger"}', 400),
+    ("POST", "/admin/pages", b"[]", 400),
+    ("POST", "/admin/pages/404404/sync", b'{"mode": "auto"}', 404),
+    ("POST", "/admin/pages/1001/sync", b'{"mode": "sideways"}', 400),
+    ("POST", "/admin/pages/1001/sync", b"{oops", 400),
+    ("GET", "/admin/sync-runs/not-a-uuid", b"", 404),
+    ("GET", "/admin/sync-runs/5f0b8e8a-8d43-4a43-9a43-0d1f3b7a9c11", b"", 404),
+    ("POST", "/api/conversations/sync", b'{"pageId": "404404"}', 404),
+    ("POST", "/api/conversations/sync", b"{}", 400),
+]
+
+
+async def test_validation_errors_are_clear_4xx(settings: Settings, admin_server: ServeAdmin,
+                                               http: aiohttp.ClientSession) -> None:
+    async with admin_server(settings) as url:
+        async with http.post(url + "/admin/pages", json=PAGE) as response:
+            assert response.status == 201
+        for method, path, body, status in BAD_REQUESTS:
+            async with http.request(method, url + path, data=body) as response:
+                assert response.status == status, (method, path, body)
+                answer = await response.json()
+            assert answer.get("error") or answer.get("message")
+        async with http.get(url + "/admin/sync-runs?page_id=1001") as response:
+            assert (await response.json())["runs"] == []  # nothing was started by any of them

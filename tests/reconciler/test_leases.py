@@ -1,0 +1,69 @@
+"""Leases and the fenced watermark, on real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from reconciler import pages
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    async with asyncpg.create_pool(database_url, min_size=2, max_size=6) as created:
+        async with created.acquire() as conn:
+            for n in range(6):
+                await pages.upsert(conn, f"p{n}", "messenger", f"page {n}", b"ciphertext")
+        yield created
+
+
+async def test_two_replicas_never_lease_the_same_page(pool: asyncpg.Pool) -> None:
+    async def lease(owner: str) -> list[str]:
+        async with pool.acquire() as conn:
+            return [lease.page_id for lease in await pages.lease_due(conn, owner, 60, 4)]
+
+    a, b = await asyncio.gather(lease("a"), lease("b"))
+    assert not set(a) & set(b) and len(a) + len(b) == 6
+    async with pool.acquire() as conn:
+        assert await pages.lease_due(conn, "c", 60, 10) == []  # all held
+        assert await pages.lease_page(conn, "p0", "c", 60) is None
+
+
+async def test_watermark_only_grows_and_only_for_the_lease_holder(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        stale = await pages.lease_page(conn, "p1", "old", 60)
+        assert stale is not None
+        assert await pages.advance_watermark(conn, stale, T0)
+        assert await pages.advance_watermark(conn, stale, T0 - timedelta(hours=1))  # allowed, but no effect
+        assert await conn.fetchval("SELECT last_synced_at FROM pages WHERE page_id = 'p1'") == T0
+        await conn.execute("UPDATE pages SET lease_expires_at = now() - interval '1 s' WHERE page_id = 'p1'")
+        fresh = await pages.lease_page(conn, "p1", "new", 60)
+        assert fresh is not None and fresh.epoch == stale.epoch + 1 and fresh.last_synced_at == T0
+        assert not await pages.advance_watermark(conn, stale, T0 + timedelta(days=1))  # fenced
+        assert not await pages.renew(conn, stale, 60)
+        await pages.release(conn, stale, 0)  # a stale release changes nothing
+        assert await conn.fetchval("SELECT lease_owner FROM pages WHERE page_id = 'p1'") == "new"
+        assert await pages.advance_watermark(conn, fresh, T0 + timedelta(days=1))
+        await pages.release(conn, fresh, 300)
+        row = await conn.fetchrow("SELECT lease_owner, next_sync_at > now() AS later FROM pages WHERE page_id='p1'")
+        assert row["lease_owner"] is None and row["later"]
+
+
+async def test_replacing_a_token_reactivates_and_keeps_the_watermark(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        lease = await pages.lease_page(conn, "p2", "a", 60)
+        assert lease is not None and await pages.advance_watermark(conn, lease, T0)
+        await pages.mark_needs_reauth(conn, "p2", "token: dead")
+        await pages.release(conn, lease, 0)
+        assert await pages.lease_page(conn, "p2", "a", 60) is None  # needs_reauth pages are not synced
+        assert not await pages.upsert(conn, "p2", "messenger", "page 2", b"new-ciphertext")
+        again = await pages.lease_page(conn, "p2", "a", 60)
+        assert again is not None and again.last_synced_at == T0 and again.token_ciphertext == b"new-ciphertext"
