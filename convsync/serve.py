@@ -12,6 +12,7 @@ import gc
 import os
 
 import click
+import structlog
 import uvicorn
 from starlette.applications import Starlette
 
@@ -21,12 +22,22 @@ from ingest.app import create_app
 from ingest.settings import Settings, load, require
 
 GRACEFUL_SHUTDOWN_S = 30
+log = structlog.get_logger("convsync.serve")
+
 GC_THRESHOLDS = (50_000, 50, 50)  # young generation size, then how often the older ones follow
 
 
 def build_app(settings: Settings) -> Starlette:
-    """The served app: the webhook edge, plus the admin routes when they exist (issue 7)."""
-    return create_app(settings)
+    """The served app: the webhook edge, plus the admin API when an admin token and a database are set.
+
+    Without them `serve` is a pure webhook edge (the admin routes then do not exist: 404)."""
+    if settings.admin.admin_token is None or settings.database.url is None:
+        log.info("admin_api_disabled", reason="CONVSYNC_ADMIN_TOKEN and CONVSYNC_DATABASE_URL enable it")
+        return create_app(settings)
+    from reconciler.admin import admin_api
+
+    routes, lifespan = admin_api(settings)
+    return create_app(settings, extra_routes=routes, extra_lifespans=[lifespan])
 
 
 def app_from_environment() -> Starlette:

@@ -36,7 +36,9 @@ def _clock_ms() -> int:
 @contextlib.asynccontextmanager
 async def open_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     url = require(settings.database.url, "DATABASE_URL").reveal()
-    pool = await asyncpg.create_pool(url, min_size=1, max_size=settings.database.pool_max)
+    # min_size=0: no connection at start-up, so `serve` (which hosts the admin API) starts and takes
+    # webhooks even while PostgreSQL is down; connections open on first use.
+    pool = await asyncpg.create_pool(url, min_size=0, max_size=settings.database.pool_max)
     try:
         yield pool
     finally:
