@@ -127,7 +127,9 @@ def merge_messages(a: MessageRow, b: MessageRow) -> MessageRow:
     lead, other = (b, a) if (a.source, b.source) == ("graph", "webhook") else (a, b)
     filled = {name: getattr(lead, name) if getattr(lead, name) is not None else getattr(other, name)
               for name in _FILLED}
-    return dataclasses.replace(lead, **filled, run_id=a.run_id or b.run_id)
+    seen = max((a, b), key=lambda m: m.graph_observed_ms or -1)  # the latest Graph reading
+    return dataclasses.replace(lead, **filled, run_id=a.run_id or b.run_id, graph_text=seen.graph_text,
+                               graph_observed_ms=seen.graph_observed_ms)
 
 
 def reaction_order(r: ReactionRow) -> tuple[int, str, str]:

@@ -249,6 +249,7 @@ def _graph_message(record: EventRecord, user_id: str, run_id: str, message: Any)
     if not isinstance(message, dict):
         raise RecordError("graph message must be an object")
     sender_id = _text(_object(message, "from"), "id")
+    text = _optional_str(message.get("message")) or None
     return MessageRow(
         mid=_text(message, "id"),
         page_id=record.page_id,
@@ -256,7 +257,7 @@ def _graph_message(record: EventRecord, user_id: str, run_id: str, message: Any)
         direction="outbound" if sender_id == record.page_id else "inbound",
         sender_id=sender_id,
         created_ms=parse_graph_time(message.get("created_time")),
-        text=_optional_str(message.get("message")) or None,
+        text=text,
         attachments=_optional_json(_graph_attachments(message)),
         reply_to_mid=None,
         quick_reply=None,
@@ -265,6 +266,8 @@ def _graph_message(record: EventRecord, user_id: str, run_id: str, message: Any)
         source="graph",
         raw=canonical_json(message),
         run_id=run_id,
+        graph_text=text,
+        graph_observed_ms=record.received_at,
     )
 
 

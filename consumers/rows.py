@@ -70,6 +70,10 @@ class MessageRow:
     source: RowSource
     raw: str
     run_id: str | None = None
+    # What the Graph API showed when the reconciler read it (graph copies only): repairs the text
+    # of a message whose edit webhook was lost, when that reading is newer than the text we hold.
+    graph_text: str | None = None
+    graph_observed_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,7 +105,9 @@ async def _apply_pending(conn: asyncpg.Connection, b: Batch) -> list[asyncpg.Rec
     delete_mids = sorted({m.mid for m in b.messages} | {d.mid for d in b.deletes})
     edited = await conn.fetch(sql("apply_message_edits"), edit_mids) if edit_mids else []
     deleted = await conn.fetch(sql("apply_message_deletes"), delete_mids) if delete_mids else []
-    return [*edited, *deleted]
+    seen = [m for m in b.messages if m.graph_text is not None and m.graph_observed_ms is not None]
+    repaired = await _upsert(conn, "apply_graph_texts", _columns(seen, ("mid", "graph_text", "graph_observed_ms")))
+    return [*edited, *deleted, *repaired]
 
 
 async def _refresh(conn: asyncpg.Connection, b: Batch, applied: list[asyncpg.Record]) -> set[ThreadKey]:

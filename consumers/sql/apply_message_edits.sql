@@ -1,7 +1,9 @@
 -- Apply the highest known edit to the given messages when it is newer than what they show
--- (an edit that overtook its message lands here once the message arrives).
+-- (an edit that overtook its message lands here once the message arrives). The edit count always
+-- follows the highest edit; its text only when the edit is newer than the last Graph reading.
 UPDATE messages AS m
-SET text = e.text, edit_count = e.num_edit, edited_at = e.edited_at, updated_at = now()
+SET text = CASE WHEN m.text_seen_at IS NULL OR e.edited_at > m.text_seen_at THEN e.text ELSE m.text END,
+    edit_count = e.num_edit, edited_at = e.edited_at, updated_at = now()
 FROM message_edits AS e
 WHERE e.mid = m.mid AND m.mid = ANY($1::text[]) AND e.num_edit > m.edit_count
 RETURNING m.mid, m.page_id, m.user_id

@@ -1,5 +1,6 @@
 -- A webhook copy of a message leads over a graph copy (webhooks are the system of record); each field
--- is filled from the other copy when missing; an edited text is never replaced; the deleted flag and
+-- is filled from the other copy when missing; an edited text, or one read from the Graph API after the
+-- message was sent, is never replaced by the original; the deleted flag and
 -- edit count are left to the apply_* statements. Rows that would not change are not touched.
 INSERT INTO messages AS m (
     mid, page_id, user_id, direction, sender_id, created_at, text, attachments, reply_to_mid,
@@ -16,6 +17,7 @@ ON CONFLICT (mid) DO UPDATE SET
     created_at = CASE WHEN m.source = 'graph' AND EXCLUDED.source = 'webhook' THEN EXCLUDED.created_at ELSE m.created_at END,
     source = CASE WHEN m.source = 'graph' AND EXCLUDED.source = 'webhook' THEN 'webhook' ELSE m.source END,
     text = CASE WHEN m.edit_count > 0 THEN m.text
+                WHEN m.text_seen_at >= EXCLUDED.created_at THEN m.text  -- a Graph reading newer than the original
                 WHEN m.source = 'graph' AND EXCLUDED.source = 'webhook' THEN COALESCE(EXCLUDED.text, m.text)
                 ELSE COALESCE(m.text, EXCLUDED.text) END,
     attachments = CASE WHEN m.source = 'graph' AND EXCLUDED.source = 'webhook'

@@ -27,7 +27,8 @@ S = 1_000  # ms per second
 
 def _pool() -> list[EventRecord]:
     wh = traffic.webhook
-    m1, m2, m3, m4 = (("m_1", 10 * S, "hello", False), ("m_2", 20 * S, "hi there", True),
+    # m_1 was edited at 12 s and 13 s: both snapshots (read at 20 s and 41 s) show its final text
+    m1, m2, m3, m4 = (("m_1", 10 * S, "hello!!", False), ("m_2", 20 * S, "hi there", True),
                       ("m_3", 30 * S, "question", False), ("m_4", 40 * S, "missed", False))
     return [
         traffic.message(PAGE, USER, "m_1", 10 * S + 123, "hello"),

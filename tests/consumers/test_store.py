@@ -131,3 +131,19 @@ async def test_webhook_copy_replaces_graph_copy_of_a_message(conn: asyncpg.Conne
     await apply(conn, [traffic.message(PAGE, USER, "m_1", 1_234, "hello")])
     row = await conn.fetchrow("SELECT source, created_at, raw->>'timestamp' AS ts FROM messages")
     assert (row["source"], row["ts"]) == ("webhook", "1234")
+
+
+async def test_a_lost_edit_is_repaired_by_a_newer_graph_reading(conn: asyncpg.Connection) -> None:
+    """The edit webhook (num_edit 1 at 12 s) was lost; a sync read at 20 s shows the edited text.
+    The edit arriving late afterwards counts the edit but cannot bring back an older text, and a
+    snapshot read before the edit changes nothing."""
+    s, run = 1_000, traffic.new_run_id()
+    await apply(conn, [traffic.message(PAGE, USER, "m_e", 10 * s, "helo")])
+    await apply(conn, [traffic.snapshot(PAGE, USER, run, 20 * s, [("m_e", 10 * s, "hello", False)], 1)])
+    assert await conn.fetchval("SELECT text FROM messages WHERE mid = 'm_e'") == "hello"
+    late_edit = traffic.webhook("message_edit", PAGE, USER, 12 * s,
+                                {"message_edit": {"mid": "m_e", "text": "hello?", "num_edit": 1}})
+    older_snapshot = traffic.snapshot(PAGE, USER, run, 11 * s, [("m_e", 10 * s, "helo", False)], 1)
+    await apply(conn, [late_edit, older_snapshot])
+    row = await conn.fetchrow("SELECT text, edit_count FROM messages WHERE mid = 'm_e'")
+    assert (row["text"], row["edit_count"]) == ("hello", 1)

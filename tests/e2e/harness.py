@@ -1,0 +1,134 @@
+"""A running convsync for end-to-end tests: every role its own OS process, the emulator playing Meta.
+
+`async with running_system(...) as system:` starts `serve`, `consume` (N) and `reconcile` with
+`python -m convsync ...` against the test's database and topics, then the emulator (in this process:
+it is Meta, not part of what is deployed) sending signed webhooks to `serve`, and registers the
+emulator's pages through the admin API. Everything stops when the block exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+from cryptography.fernet import Fernet
+
+from convsync.embedded import free_port
+from convsync.processes import Processes, Role, wait_http_ok
+from emulator.runner import Emulator, EmulatorConfig, run_emulator
+from emulator.truth import Diff, compare, expected
+from emulator.webhooks import WebhookConfig
+from ingest.settings import KafkaSettings
+
+
+@dataclass
+class System:
+    procs: Processes
+    serve_url: str
+    admin_token: str
+    database_url: str
+    emu: Emulator
+
+    def role(self, name: str) -> Role:
+        return self.procs.roles[name]
+
+    async def admin(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {self.admin_token}"}
+        async with aiohttp.ClientSession(headers=headers) as http:
+            async with http.request(method, self.serve_url + path, json=body,
+                                    timeout=aiohttp.ClientTimeout(total=120)) as response:
+                return response.status, await response.json(content_type=None)
+
+    async def register_pages(self, tokens: Mapping[str, str] | None = None) -> None:
+        for page in self.emu.world.pages.values():
+            token = (tokens or {}).get(page.page_id, page.access_token)
+            status, _ = await self.admin("POST", "/admin/pages", {
+                "page_id": page.page_id, "platform": page.platform, "name": page.name, "access_token": token})
+            assert status == 201, f"registering {page.page_id}: HTTP {status}"
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            return list(await conn.fetch(sql, *args))
+        finally:
+            await conn.close()
+
+    async def truth(self, *, window: int | None = 20, page_ids: list[str] | None = None) -> Diff:
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            return await compare(conn, expected(self.emu.world, page_ids), window=window)
+        finally:
+            await conn.close()
+
+    async def delivered_mids_missing(self) -> set[str]:
+        """Messages whose webhook got a 2xx but which are not in the table (must end up empty)."""
+        assert self.emu.delivery is not None
+        mids = {str(e.event["message"]["mid"]) for e in self.emu.delivery.delivered if e.kind in {"message", "echo"}}
+        rows = await self.fetch("SELECT mid FROM messages WHERE mid = ANY($1::text[])", list(mids))
+        return mids - {r["mid"] for r in rows}
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], *, timeout_s: float, what: str,
+                     every_s: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(every_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+
+
+def role_env(database_url: str, kafka: KafkaSettings, graph_url: str, folder: Path,
+             app_secret: str, admin_token: str) -> dict[str, str]:
+    return {
+        "CONVSYNC_DATABASE_URL": database_url,
+        "CONVSYNC_KAFKA_BOOTSTRAP": str(kafka.bootstrap),
+        "CONVSYNC_KAFKA_IDEMPOTENCE": "true" if kafka.idempotence else "false",
+        "CONVSYNC_TOPIC_PREFIX": kafka.topic_prefix,
+        "CONVSYNC_EVENTS_PARTITIONS": str(kafka.events_partitions),
+        "CONVSYNC_APP_SECRETS": app_secret,
+        "CONVSYNC_VERIFY_TOKEN": secrets.token_hex(8),
+        "CONVSYNC_ADMIN_TOKEN": admin_token,
+        "CONVSYNC_TOKEN_KEY": Fernet.generate_key().decode(),
+        "CONVSYNC_GRAPH_URL": graph_url,
+        "CONVSYNC_SPOOL_DIR": str(folder / "spool"),
+        "CONVSYNC_PRODUCE_TIMEOUT_S": "2",
+        "CONVSYNC_RECONCILE_INTERVAL_S": "3600",  # passes are triggered by the tests
+        "CONVSYNC_SYNC_OVERLAP_S": "60",
+        "CONVSYNC_SYNC_LEASE_S": "20",  # a run killed with the database frees its page soon
+        "CONVSYNC_BATCH_MAX_WAIT_MS": "100",
+        "CONVSYNC_LOG_FORMAT": "json",
+    }
+
+
+@asynccontextmanager
+async def running_system(database_url: str, kafka: KafkaSettings, folder: Path, config: EmulatorConfig,
+                         *, consumers: int = 1, register: bool = True) -> AsyncIterator[System]:
+    app_secret, admin_token = secrets.token_hex(16), secrets.token_urlsafe(16)
+    graph_port, serve_port = free_port(), free_port()
+    env = role_env(database_url, kafka, f"http://127.0.0.1:{graph_port}", folder, app_secret, admin_token)
+    procs = Processes(env, folder / "logs")
+    try:
+        serve = procs.start("serve", "serve", "--port", str(serve_port))
+        for n in range(consumers):
+            procs.start(f"consume-{n + 1}", "consume")
+        procs.start("reconcile", "reconcile")
+        await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{serve_port}/healthz", serve)
+        webhook = replace(config.webhook or WebhookConfig(url=""), url=f"http://127.0.0.1:{serve_port}/webhook",
+                          app_secret=app_secret)
+        graph = replace(config.graph, app_secret=app_secret)
+        async with run_emulator(replace(config, port=graph_port, webhook=webhook, graph=graph)) as emu:
+            system = System(procs, f"http://127.0.0.1:{serve_port}", admin_token, database_url, emu)
+            if register:
+                await system.register_pages()
+            yield system
+    finally:
+        procs.stop_all()
