@@ -267,8 +267,14 @@ def _graph_message(record: EventRecord, user_id: str, run_id: str, message: Any)
         raw=canonical_json(message),
         run_id=run_id,
         graph_text=text,
-        graph_observed_ms=record.received_at,
+        graph_observed_ms=_read_at(record),
     )
+
+
+def _read_at(record: EventRecord) -> int | None:
+    """When Meta read the snapshot (its answer's `Date`, Meta's clock); None: too old a reconciler to say."""
+    value = record.event.get("read_at")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _graph_attachments(message: Event) -> list[Any] | None:

@@ -9,6 +9,7 @@ Meta's JSON error. Latency (fixed + jitter) is added per HTTP request.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -147,6 +148,8 @@ def _respond(state: GraphState, status: int, body: object, pages: set[str]) -> w
         "X-Business-Use-Case-Usage": buc_header(usage),
         "X-App-Usage": app_usage_header(usage),
         "x-fb-trace-id": state.trace_id(),
+        # Meta's clock, like every Meta answer: the reconciler orders its readings by it
+        "Date": email.utils.formatdate(state.world.read_ms() / 1000, usegmt=True),
     }
     return web.Response(
         status=status, text=json.dumps(body), content_type="application/json", charset="utf-8", headers=headers

@@ -94,6 +94,14 @@ class World:
         convs = self._by_page.get(page_id)
         return rng.choice(convs) if convs else None
 
+    def read_ms(self) -> int:
+        """The moment of a Graph API read, which is part of the timeline too: after every change so far
+        (a second later in simulated time, so the read's second-resolution `Date` header orders after
+        them), and every later change comes after it."""
+        proposal = self._clock() if self._clock else self._last_ms + 1000
+        self._last_ms = max(proposal, self._last_ms + 1)
+        return self._last_ms
+
     def now_ms(self) -> int:
         """The time of the next change: strictly after every earlier one."""
         proposal = self._clock() if self._clock else self._last_ms + self.rng.randint(1, 2000)

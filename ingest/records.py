@@ -23,7 +23,8 @@ Envelope (JSON object, schema version `v` = 1)
     run_id       the sync run that produced a graph record (null for webhook)
     event        the untouched event JSON (webhook: one `messaging[]`/`standby[]` item plus
                  `"standby": true` when it came from standby; graph: {"conversation": {...},
-                 "messages": [...]} exactly as the Graph API returned them)
+                 "messages": [...]} exactly as the Graph API returned them, "folder", and
+                 "read_at": the Graph answer's `Date` in epoch ms (Meta's clock), when known)
 
 Errors: `RecordError` means the bytes are not a valid record of a version we know: dead-letter it.
 """

@@ -15,6 +15,7 @@ Errors (what the caller does next):
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import hashlib
 import hmac
 import json
@@ -64,6 +65,15 @@ class CallStats:
 class Answer:
     body: Mapping[str, Any]
     params: Mapping[str, str]  # as finally sent (a shrunk `limit` stays shrunk for the next page)
+    meta_time_ms: int | None = None  # the answer's `Date`: when Meta read what it returned, on Meta's clock
+
+
+def meta_time_ms(headers: Mapping[str, str]) -> int | None:
+    """The `Date` header in epoch ms (second resolution), or None when absent or malformed."""
+    try:
+        return int(email.utils.parsedate_to_datetime(headers["Date"]).timestamp() * 1000)
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
 
 
 def appsecret_proof(token: Secret, app_secret: Secret) -> str:
@@ -92,10 +102,10 @@ class GraphClient:
         while True:
             await governor.turn()
             sent_at = time.perf_counter()
-            verdict, body = await self._attempt(governor, page_id, token, path, sent)
+            verdict, body, read_at = await self._attempt(governor, page_id, token, path, sent)
             stats.calls, stats.answer_s = stats.calls + 1, stats.answer_s + time.perf_counter() - sent_at
             if verdict.kind == "ok":
-                return Answer(body, sent)
+                return Answer(body, sent, read_at)
             stats.throttled += verdict.kind == "throttled"
             attempts = attempts.after(verdict)
             await self._recover(governor, verdict, attempts, sent)
@@ -130,21 +140,21 @@ class GraphClient:
 
     async def _attempt(
         self, governor: PageGovernor, page_id: str, token: Secret, path: str, params: Mapping[str, str]
-    ) -> tuple[Verdict, Mapping[str, Any]]:
+    ) -> tuple[Verdict, Mapping[str, Any], int | None]:
         query = {**params, "access_token": token.reveal(), "appsecret_proof": self._proof(token)}
         try:
             async with self.session.get(self.url(path), params=query) as response:
                 raw = await response.read()
                 usage = parse_usage(response.headers, page_id)
-                status = response.status
+                status, read_at = response.status, meta_time_ms(response.headers)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            return Verdict("transient", None, f"network: {exc.__class__.__name__}"), {}
+            return Verdict("transient", None, f"network: {exc.__class__.__name__}"), {}, None
         governor.observe(usage)
         body = _json_object(raw)
         if body is None:
             kind: VerdictKind = "transient" if status < 400 or status >= 500 else "permanent"
-            return Verdict(kind, None, f"HTTP {status}: body is not a JSON object"), {}
-        return classify(status, body, usage.regain_s if usage else None), body
+            return Verdict(kind, None, f"HTTP {status}: body is not a JSON object"), {}, None
+        return classify(status, body, usage.regain_s if usage else None), body, read_at
 
     def _proof(self, token: Secret) -> str:
         if self.settings.app_secret_for_proof is None:

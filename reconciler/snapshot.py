@@ -89,7 +89,8 @@ def messages_of(conversation: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def snapshot_record(
-    conversation: Mapping[str, Any], *, page_id: str, platform: Platform, folder: str, run_id: str, now_ms: int
+    conversation: Mapping[str, Any], *, page_id: str, platform: Platform, folder: str, run_id: str, now_ms: int,
+    read_at_ms: int | None = None,
 ) -> EventRecord:
     """The graph record of one listed conversation (DESIGN §1, ingest/records.py)."""
     if not isinstance(conversation.get("id"), str):
@@ -107,5 +108,6 @@ def snapshot_record(
         body_sha256=None,
         index=None,
         run_id=run_id,
-        event={"conversation": fields, "messages": messages_of(conversation), "folder": folder},
+        event={"conversation": fields, "messages": messages_of(conversation), "folder": folder,
+               **({} if read_at_ms is None else {"read_at": read_at_ms})},
     )

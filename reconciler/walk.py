@@ -93,7 +93,7 @@ class Walker:
                     limit = int(answer.params.get("limit", plan.page_size))
                     fetch = asyncio.create_task(self._fetch(plan, folder, limit, listing.after, stats))
                     await asyncio.sleep(0)  # let the request go out before the CPU work of producing
-                await self._produce(plan, folder, listing.conversations, result)
+                await self._produce(plan, folder, listing.conversations, result, answer.meta_time_ms)
                 if self.on_progress is not None:
                     self.on_progress(result, stats)
                 if not more:
@@ -107,7 +107,8 @@ class Walker:
         params = listing_params(plan.platform, folder, limit, after)
         return await self.graph.get(plan.page_id, plan.token, f"{plan.page_id}/conversations", params, stats)
 
-    async def _produce(self, plan: WalkPlan, folder: str, conversations: Sequence[Any], result: WalkResult) -> None:
+    async def _produce(self, plan: WalkPlan, folder: str, conversations: Sequence[Any], result: WalkResult,
+                       read_at_ms: int | None) -> None:
         """Send the records of one listing page, up to the first conversation below the cutoff."""
         for n, conversation in enumerate(conversations, 1):
             if n % YIELD_EVERY == 0:
@@ -116,7 +117,7 @@ class Walker:
             if plan.cutoff is not None and updated < plan.cutoff:
                 return
             record = snapshot_record(conversation, page_id=plan.page_id, platform=plan.platform, folder=folder,
-                                     run_id=plan.run_id, now_ms=self.clock_ms())
+                                     run_id=plan.run_id, now_ms=self.clock_ms(), read_at_ms=read_at_ms)
             ack = await self.sender.send(self.topic, encode(record), key=key_bytes(record))
             result.add(record, updated, ack)
 

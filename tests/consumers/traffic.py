@@ -41,7 +41,8 @@ def snapshot(page: str, user: str, run_id: str, ts: int, messages: list[tuple[st
                     "participants": {"data": [{"id": user, "name": "u"}, {"id": page, "name": "p"}]},
                     "can_reply": True, "link": f"/{page}/inbox/t_{page}_{user}"}
     return EventRecord("graph", "conversation_snapshot", "messenger", page, user, ts // 1000 * 1000, ts + 50,
-                       None, None, run_id, {"conversation": conversation, "messages": graph_messages, "folder": "inbox"})
+                       None, None, run_id, {"conversation": conversation, "messages": graph_messages, "folder": "inbox",
+                                             "read_at": ts + 50})
 
 
 def conversation(page: str, user: str, n_messages: int, rng: random.Random, *, run_id: str | None = None,

@@ -129,6 +129,11 @@ async def running_system(database_url: str, kafka: KafkaSettings, folder: Path, 
             system = System(procs, f"http://127.0.0.1:{serve_port}", admin_token, database_url, emu)
             if register:
                 await system.register_pages()
-            yield system
+            try:
+                yield system
+            except BaseException:
+                for role in procs.roles.values():  # what each process said last, for the failure report
+                    print(f"--- last lines of {role.name} ({role.log_path})\n{role.tail(30)}")
+                raise
     finally:
         procs.stop_all()

@@ -41,10 +41,18 @@ async def _quiet(system: System, timeout_s: float = 90) -> None:
     assert system.emu.traffic is not None
     await asyncio.wait_for(system.emu.traffic.wait(), timeout=timeout_s)
 
-    async def delivered_stored() -> bool:
-        return not await system.delivered_mids_missing()
+    missing: set[str] = set()
 
-    await wait_until(delivered_stored, timeout_s=timeout_s, what="every delivered message to be stored")
+    async def delivered_stored() -> bool:
+        missing.clear()
+        missing.update(await system.delivered_mids_missing())
+        return not missing
+
+    try:
+        await wait_until(delivered_stored, timeout_s=timeout_s, what="every delivered message to be stored")
+    except AssertionError:
+        print(f"{len(missing)} delivered messages not stored, e.g. {sorted(missing)[:5]}")
+        raise
 
 
 async def _reconcile_all(system: System, *, expect_failed: frozenset[str] = frozenset()) -> None:
