@@ -107,7 +107,8 @@ class Collector:
                                               enable_auto_commit=False)
             await self._consumer.start()
             await self._consumer.topics()  # fetch metadata once, so the partitions are known
-        partitions = self._consumer.partitions_for_topic(self.kafka.topics.events) or set()
+        partitions = (self._consumer.partitions_for_topic(self.kafka.topics.events)
+                      or set(range(self.kafka.events_partitions)))  # as convsync creates the topic
         tps = [TopicPartition(self.kafka.topics.events, p) for p in partitions]
         if not tps:
             return None
