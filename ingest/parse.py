@@ -14,11 +14,10 @@ Errors: `WebhookRejected` — the body is not JSON or not a webhook object; answ
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ingest import jsoncodec
 from ingest.records import EventRecord, Kind, Platform
 
 PLATFORMS: Mapping[str, Platform] = {"page": "messenger", "instagram": "instagram"}
@@ -42,8 +41,6 @@ KIND_KEYS: tuple[tuple[str, Kind], ...] = (
     ("policy-enforcement", "policy_enforcement"),
 )
 
-# A surrogate escape in the raw bytes (a literal prefix, so the regex engine scans for it quickly).
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD]([89a-fA-F])[0-9a-fA-F]{2}")
 _SECONDS_BEFORE = 100_000_000_000  # below this a timestamp is in seconds (year 5138 in seconds)
 
 
@@ -99,59 +96,16 @@ def event_time(item: Mapping[str, Any], fallback: Any) -> int | None:
 
 def _load(body: bytes) -> dict[str, Any]:
     try:
-        document = _DECODER.decode(body.decode("utf-8"))
+        document = jsoncodec.loads_unicode(body)
+    except jsoncodec.LoneSurrogate:
+        raise WebhookRejected("lone_surrogate") from None  # records could not be encoded as UTF-8
     except (ValueError, RecursionError):
         raise WebhookRejected("not_json") from None
     if not isinstance(document, dict) or not isinstance(document.get("object"), str):
         raise WebhookRejected("not_webhook")
     if not isinstance(document.get("entry"), list):
         raise WebhookRejected("not_webhook")
-    if _maybe_lone_surrogate(body) and not _encodable(document):
-        raise WebhookRejected("lone_surrogate")  # records could not be encoded as UTF-8
     return document
-
-
-def _maybe_lone_surrogate(body: bytes) -> bool:
-    """A cheap pre-check on the raw bytes, so that bodies with paired escapes (emoji, as Meta sends
-    them) skip the full check: True for an unpaired surrogate escape, or an escaped backslash
-    before `ud..` (which could fake a pair)."""
-    if b"\\ud" not in body and b"\\uD" not in body:
-        return False
-    low_expected_at = -1
-    for match in _SURROGATE_ESCAPE.finditer(body):
-        if _escaped_backslash_before(body, match.start()):
-            return True
-        if match.group(1) in b"89abAB":
-            if low_expected_at != -1:
-                return True
-            low_expected_at = match.end()
-        elif match.start() != low_expected_at:
-            return True
-        else:
-            low_expected_at = -1
-    return low_expected_at != -1
-
-
-def _escaped_backslash_before(body: bytes, position: int) -> bool:
-    run = 0
-    while position - run - 1 >= 0 and body[position - run - 1] == 0x5C:  # backslash
-        run += 1
-    return run % 2 == 1
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_no_constants)  # built once: json.loads(**kw) builds one per call
-
-
-def _encodable(document: Any) -> bool:
-    try:
-        json.dumps(document, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _items(entries: list[Any]) -> Iterator[tuple[str, Any, dict[str, Any]]]:

@@ -31,10 +31,11 @@ Errors: `RecordError` means the bytes are not a valid record of a version we kno
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast, get_args
+
+from ingest import jsoncodec
 
 SCHEMA_VERSION = 1
 EVENTS_TOPIC = "convsync.events.v1"
@@ -106,7 +107,7 @@ def thread_key(page_id: str, user_id: str | None) -> str:
 
 
 def encode(record: EventRecord) -> bytes:
-    return json.dumps(
+    return jsoncodec.dumps(
         {
             "v": SCHEMA_VERSION,
             "source": record.source,
@@ -120,10 +121,8 @@ def encode(record: EventRecord) -> bytes:
             "index": record.index,
             "run_id": record.run_id,
             "event": record.event,
-        },
-        separators=(",", ":"),
-        ensure_ascii=False,
-    ).encode()
+        }
+    )
 
 
 def key_bytes(record: EventRecord) -> bytes:
@@ -135,8 +134,8 @@ def decode(value: bytes | None) -> EventRecord:
     if value is None:
         raise RecordError("record has no value")
     try:
-        data = json.loads(value)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = jsoncodec.loads(value)
+    except (ValueError, RecursionError) as exc:
         raise RecordError(f"value is not JSON: {exc.__class__.__name__}") from None
     if not isinstance(data, dict):
         raise RecordError("value is not a JSON object")
