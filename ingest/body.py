@@ -1,6 +1,7 @@
 """Reading a webhook request body within limits: size (413), content type (415), time (408).
 
-The declared Content-Length is checked before reading anything, and the bytes are counted while
+Plain ASGI (the webhook POST bypasses Starlette's request machinery, see `ingest.app`). The
+declared Content-Length is checked before reading anything, and the bytes are counted while
 streaming (chunked or lying senders), so an oversized body is refused without reading the rest.
 A sender slower than the read timeout gets 408 instead of holding a worker.
 """
@@ -8,8 +9,9 @@ A sender slower than the read timeout gets 408 instead of holding a worker.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive
 
 JSON_TYPES = frozenset({"application/json"})
 
@@ -36,20 +38,33 @@ def check_declared_length(value: str | None, limit: int) -> None:
         raise BodyRejected(413, "too_large")
 
 
-async def read_body(request: Request, *, limit: int, timeout_s: float) -> bytes:
-    check_content_type(request.headers.get("content-type"))
-    check_declared_length(request.headers.get("content-length"), limit)
+def request_headers(scope: Mapping[str, object]) -> dict[bytes, bytes]:
+    """The request's headers by lower-case name; of repeated headers the first counts."""
+    return dict(reversed(scope["headers"]))  # type: ignore[call-overload]
+
+
+def text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
+
+
+async def read_body(receive: Receive, headers: Mapping[bytes, bytes], *, limit: int, timeout_s: float) -> bytes:
+    check_content_type(text(headers.get(b"content-type")))
+    check_declared_length(text(headers.get(b"content-length")), limit)
     chunks: list[bytes] = []
     size = 0
     try:
         async with asyncio.timeout(timeout_s):
-            async for chunk in request.stream():
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    raise BodyRejected(400, "client_disconnected")
+                chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
                     raise BodyRejected(413, "too_large")
                 chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
     except TimeoutError:
         raise BodyRejected(408, "read_timeout") from None
-    except ClientDisconnect:
-        raise BodyRejected(400, "client_disconnected") from None
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

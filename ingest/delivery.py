@@ -1,10 +1,10 @@
 """Make an accepted webhook durable: Kafka (acks=all) within a deadline, else the local spool.
 
 `KafkaLink` owns the producer and starts it in the background, so the edge serves (spooling) even
-when Kafka is down at start-up. `Delivery.produce` sends every record of a request and the raw body
-at once, then awaits all acknowledgements together (one round of batching, not one per record).
-`Delivery.accept` wraps that in the outer deadline (aiokafka can wait forever) and falls back to
-the spool; it returns False only when the spool is full.
+when Kafka is down at start-up. `Delivery.accept` hands a request to the coalescer, which sends it
+with the requests around it under the outer deadline (aiokafka can wait forever), and falls back to
+the spool; it returns False only when the spool is full. `Delivery.produce` sends one request on
+its own (the spool drainer, oldest first).
 
 Errors: `BrokerUnavailable` — no started producer yet (treated like a Kafka timeout: spool).
 """
@@ -20,6 +20,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from ingest.coalesce import Coalescer, raw_headers
 from ingest.kafka import producer as new_producer
 from ingest.metrics import EdgeMetrics
 from ingest.partition import MemoPartitioner
@@ -45,14 +46,13 @@ class KafkaLink:
     def __init__(self, kafka: KafkaSettings, webhook: WebhookSettings, *, retry_s: float = 1.0) -> None:
         self._kafka = kafka
         self._max_request = max(1 << 20, webhook.max_body_bytes + _HEADROOM)
-        self._linger_ms = webhook.linger_ms
         self._retry_s = retry_s
         self.producer: AIOKafkaProducer | None = None
 
     async def connect(self) -> None:
         """Start the producer, retrying while the broker is unreachable (run as a task)."""
         while self.producer is None:
-            candidate = new_producer(self._kafka, max_request_size=self._max_request, linger_ms=self._linger_ms,
+            candidate = new_producer(self._kafka, max_request_size=self._max_request, linger_ms=0,
                                      partitioner=MemoPartitioner())
             try:
                 await candidate.start()
@@ -80,16 +80,18 @@ class KafkaLink:
 
 
 class Delivery:
-    def __init__(self, link: KafkaLink, topics: Topics, spool: Spool, timeout_s: float,
+    def __init__(self, link: KafkaLink, topics: Topics, spool: Spool, webhook: WebhookSettings,
                  metrics: EdgeMetrics) -> None:
         self.link = link
         self.topics = topics
         self.spool = spool
-        self.timeout_s = timeout_s
+        self.timeout_s = webhook.produce_timeout_s
         self.metrics = metrics
+        self.coalescer = Coalescer(link.started, topics, MemoPartitioner(), timeout_s=webhook.produce_timeout_s,
+                                   linger_s=webhook.linger_ms / 1000)
 
     async def produce(self, request: Received, records: Sequence[EventRecord]) -> None:
-        """Send the events and the raw body, then wait until Kafka acknowledged all of them."""
+        """Send one request's events and raw body, then wait until Kafka acknowledged all of them."""
         producer = self.link.started()
         futures = [await producer.send(self.topics.events, encode(r), key=key_bytes(r)) for r in records]
         futures.append(await producer.send(self.topics.raw, request.body, headers=raw_headers(request)))
@@ -99,8 +101,7 @@ class Delivery:
         """Durable in Kafka or in the spool: True; the spool is full: False (answer 503)."""
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self.timeout_s):
-                await self.produce(request, records)
+            await self.coalescer.submit(request, records)
         except PRODUCE_ERRORS as exc:
             if not await self._spool(request, exc):
                 return False
@@ -119,11 +120,3 @@ class Delivery:
         self.metrics.spooled.inc()
         log.warning("webhook_spooled", cause=cause.__class__.__name__, body_sha256=request.body_sha256)
         return True
-
-
-def raw_headers(request: Received) -> list[tuple[str, bytes]]:
-    return [
-        ("signature", request.signature.encode()),
-        ("received_at", str(request.received_at).encode()),
-        ("body_sha256", request.body_sha256.encode()),
-    ]

@@ -82,7 +82,7 @@ class WebhookSettings:
     produce_timeout_s: float = 2.0
     spool_dir: str = ".convsync/spool"
     spool_max_bytes: int = 256 << 20
-    linger_ms: int = 0  # CONVSYNC_PRODUCER_LINGER_MS; 0: one produce request in flight per broker batches enough
+    linger_ms: int = 2  # CONVSYNC_PRODUCER_LINGER_MS: how long requests gather before one hand-over to Kafka
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +277,7 @@ def _build(r: _Reader) -> Settings:
             produce_timeout_s=r.parsed("PRODUCE_TIMEOUT_S", _positive_float, 2.0, "seconds > 0"),
             spool_dir=r.raw("SPOOL_DIR") or ".convsync/spool",
             spool_max_bytes=r.parsed("SPOOL_MAX_BYTES", _positive_int, 256 << 20, "a positive integer"),
-            linger_ms=r.parsed("PRODUCER_LINGER_MS", _non_negative_int, 0, "an integer >= 0"),
+            linger_ms=r.parsed("PRODUCER_LINGER_MS", _non_negative_int, 2, "an integer >= 0"),
         ),
         admin=AdminSettings(admin_token=r.secret("ADMIN_TOKEN")),
         consumer=ConsumerSettings(

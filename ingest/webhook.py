@@ -2,7 +2,8 @@
 
 POST: read the body within limits, verify the signature over the raw bytes, split it into records
 (pure), make it durable (Kafka or spool), answer. Refusals are counted by reason and never log the
-signature header, the secret or the body.
+signature header, the secret or the body. The POST handler is a plain ASGI app (`__call__`): it is
+the hot path, and `ingest.app.EdgeApp` dispatches to it ahead of Starlette's middleware stack.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import time
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import Message, Receive, Scope, Send
 
-from ingest.body import BodyRejected, read_body
+from ingest.body import BodyRejected, read_body, request_headers, text
 from ingest.delivery import Delivery
 from ingest.metrics import EdgeMetrics
 from ingest.parse import WebhookRejected, parse_webhook
@@ -22,16 +24,8 @@ from ingest.settings import WebhookSettings
 from ingest.signature import check_signature
 from ingest.spool import Received
 
-SIGNATURE_HEADER = "x-hub-signature-256"
+SIGNATURE_HEADER = b"x-hub-signature-256"
 _SIGNATURE_STATUS = {"missing": 401, "malformed": 403, "mismatch": 403}
-_RESPONSES: dict[int, Response] = {}  # stateless after construction: one per status, reused
-
-
-def cached_response(status: int) -> Response:
-    response = _RESPONSES.get(status)
-    if response is None:
-        response = _RESPONSES[status] = PlainTextResponse(b"" if status == 200 else f"{status}\n", status)
-    return response
 
 
 class WebhookEndpoint:
@@ -51,32 +45,53 @@ class WebhookEndpoint:
         self.metrics.request("GET", 200 if accepted else 403)
         if not accepted:
             self.metrics.rejection("handshake")
-            return cached_response(403)
+            return PlainTextResponse("403\n", 403)
         return PlainTextResponse(challenge)
 
-    async def receive(self, request: Request) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """POST /webhook."""
         try:
-            received = await self._authenticate(request)
+            received = await self._authenticate(scope, receive)
             records = parse_webhook(received.body, received_at=received.received_at,
                                     body_sha256=received.body_sha256)
         except BodyRejected as refused:
-            return self._refuse(refused.status, refused.reason)
+            await answer(send, self._refused(refused.status, refused.reason))
+            return
         except WebhookRejected as refused:
-            return self._refuse(400, refused.reason)
+            await answer(send, self._refused(400, refused.reason))
+            return
         status = 200 if await self.delivery.accept(received, records) else 503
         self.metrics.request("POST", status)
-        return cached_response(status)
+        await answer(send, status)
 
-    async def _authenticate(self, request: Request) -> Received:
-        body = await read_body(request, limit=self.settings.max_body_bytes,
+    async def _authenticate(self, scope: Scope, receive: Receive) -> Received:
+        headers = request_headers(scope)
+        body = await read_body(receive, headers, limit=self.settings.max_body_bytes,
                                timeout_s=self.settings.body_read_timeout_s)
-        signature = request.headers.get(SIGNATURE_HEADER)
+        signature = text(headers.get(SIGNATURE_HEADER))
         verdict = check_signature(body, signature, self.secrets)
         if verdict != "ok":
             raise BodyRejected(_SIGNATURE_STATUS[verdict], f"signature_{verdict}")
         return Received(body, signature or "", time.time_ns() // 1_000_000, hashlib.sha256(body).hexdigest())
 
-    def _refuse(self, status: int, reason: str) -> Response:
+    def _refused(self, status: int, reason: str) -> int:
         self.metrics.request("POST", status)
         self.metrics.rejection(reason)
-        return cached_response(status)
+        return status
+
+
+def _answer_messages(status: int) -> tuple[Message, Message]:
+    body = b"" if status == 200 else f"{status}\n".encode()
+    start = {"type": "http.response.start", "status": status,
+             "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"%d" % len(body))]}
+    return start, {"type": "http.response.body", "body": body}
+
+
+_ANSWERS = {status: _answer_messages(status) for status in (200, 400, 401, 403, 408, 413, 415, 503)}
+
+
+async def answer(send: Send, status: int) -> None:
+    """The POST answers: a status and a short plain-text body (the same messages every time)."""
+    start, body = _ANSWERS[status]
+    await send(start)
+    await send(body)

@@ -1,0 +1,118 @@
+"""The coalescer against a real broker: every record of every request, on its key's partition, in order.
+
+The batch bookkeeping (`Batches`) is pure and tested with aiokafka's own record builder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from collections import defaultdict
+
+import pytest
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.record.default_records import DefaultRecordBatch
+
+from ingest.coalesce import Batches, Coalescer
+from ingest.delivery import BrokerUnavailable
+from ingest.kafka import producer as new_producer
+from ingest.parse import parse_webhook
+from ingest.partition import MemoPartitioner
+from ingest.records import EventRecord, Topics, decode, encode
+from ingest.settings import KafkaSettings
+from ingest.spool import Received
+from tests.ingest.conftest import read_topic
+from tests.ingest.meta import meta_bytes
+
+
+def request(n: int, rng: random.Random) -> tuple[Received, list[EventRecord]]:
+    user = f"u{rng.randrange(40)}"
+    items = [{"sender": {"id": user}, "recipient": {"id": "100"}, "timestamp": 1_732_870_000_000 + n,
+              "message": {"mid": f"m_{n}_{i}", "text": f"request {n} item {i} \u00e4 \U0001f600"}}
+             for i in range(rng.randrange(1, 4))]
+    body = meta_bytes({"object": "page", "entry": [{"id": "100", "time": 1_732_870_000_000 + n, "messaging": items}]})
+    received = Received(body, f"sha256={n:064d}", 1_732_870_000_000 + n, hashlib.sha256(body).hexdigest())
+    return received, parse_webhook(body, received_at=received.received_at, body_sha256=received.body_sha256)
+
+
+@pytest.mark.integration
+@pytest.mark.kafka
+async def test_concurrent_requests_reach_kafka_whole_on_their_partitions_in_order(kafka: KafkaSettings) -> None:
+    producer = new_producer(kafka, linger_ms=0)
+    await producer.start()
+    try:
+        coalescer = Coalescer(lambda: producer, kafka.topics, MemoPartitioner(), timeout_s=10, linger_s=0.002)
+        rng = random.Random(7)
+        requests = [request(n, rng) for n in range(400)]
+        futures = []
+        for n, (received, records) in enumerate(requests):  # arrivals spread over several hand-overs
+            futures.append(coalescer.submit(received, records))
+            if n % 37 == 0:
+                await asyncio.sleep(0.003)
+        await asyncio.gather(*futures)
+        await coalescer.wait_settled()
+    finally:
+        await producer.stop()
+
+    expected = [record for _, records in requests for record in records]
+    events = await read_topic(kafka, kafka.topics.events, len(expected))
+    assert sorted(r.value for r in events) == sorted(encode(r) for r in expected)
+    default = DefaultPartitioner()
+    partitions = list(range(kafka.events_partitions))
+    by_key: dict[bytes, list[str]] = defaultdict(list)
+    for record in sorted(events, key=lambda r: (r.partition, r.offset)):
+        assert record.partition == default(record.key, partitions, partitions)
+        by_key[record.key].append(decode(record.value).event["message"]["mid"])
+    for key, mids in by_key.items():  # per thread, in the order the requests were submitted
+        assert mids == [r.event["message"]["mid"] for r in expected if r.thread_key.encode() == key]
+
+    raw = await read_topic(kafka, kafka.topics.raw, len(requests))
+    assert [r.value for r in raw] == [received.body for received, _ in requests]
+    first = dict(raw[0].headers)
+    assert first == {"signature": requests[0][0].signature.encode(), "received_at": b"1732870000000",
+                     "body_sha256": requests[0][0].body_sha256.encode()}
+
+
+async def test_without_a_started_producer_every_request_fails_with_broker_unavailable() -> None:
+    def not_started() -> object:
+        raise BrokerUnavailable("producer not started")
+
+    coalescer = Coalescer(not_started, Topics(), MemoPartitioner(), timeout_s=1, linger_s=0)  # type: ignore[arg-type]
+    rng = random.Random(1)
+    futures = [coalescer.submit(*request(n, rng)) for n in range(5)]
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    assert all(isinstance(r, BrokerUnavailable) for r in results)
+
+
+def builder(size: int) -> BatchBuilder:
+    return BatchBuilder(size, 0)  # no compression
+
+
+def test_a_full_batch_is_set_aside_and_the_partition_order_kept() -> None:
+    batches = Batches(lambda: builder(4096))
+    values = [bytes([65 + n % 26]) * 700 for n in range(20)]
+    for n, value in enumerate(values):
+        batches.append("events", n % 2, b"k%d" % (n % 2), value)
+    batches.append("raw", 0, None, b"x" * 10, [("signature", b"s")])
+    found = batches.all()
+    assert len(found) > 3  # 20 records of 700 bytes do not fit two batches of 4 KiB
+    per_partition: dict[tuple[str, int], list[bytes]] = defaultdict(list)
+    for topic, partition, batch in found:
+        per_partition[(topic, partition)].extend(_values(batch))
+    assert per_partition[("events", 0)] == values[0::2]
+    assert per_partition[("events", 1)] == values[1::2]
+    assert per_partition[("raw", 0)] == [b"x" * 10]
+
+
+def test_a_record_larger_than_a_batch_gets_a_batch_of_its_own() -> None:
+    batches = Batches(lambda: builder(1024))
+    batches.append("raw", 0, None, b"small")
+    batches.append("raw", 0, None, b"L" * 1_000_000)
+    batches.append("raw", 0, None, b"after")
+    assert [_values(batch) for _, _, batch in batches.all()] == [[b"small"], [b"L" * 1_000_000], [b"after"]]
+
+
+def _values(batch: BatchBuilder) -> list[bytes]:
+    return [record.value for record in DefaultRecordBatch(bytes(batch._build()))]
