@@ -94,7 +94,7 @@ class AdminSettings:
 class ConsumerSettings:
     group_id: str = "convsync-writer"
     batch_max_records: int = 5000
-    batch_max_wait_ms: int = 200
+    batch_max_wait_ms: int = 50  # CONVSYNC_BATCH_MAX_WAIT_MS: bounds a quiet event's wait (webhook -> row p99)
     max_consecutive_poison: int = 100
 
 
@@ -283,7 +283,7 @@ def _build(r: _Reader) -> Settings:
         consumer=ConsumerSettings(
             group_id=r.raw("CONSUMER_GROUP") or "convsync-writer",
             batch_max_records=r.parsed("BATCH_MAX_RECORDS", _positive_int, 5000, "a positive integer"),
-            batch_max_wait_ms=r.parsed("BATCH_MAX_WAIT_MS", _positive_int, 200, "a positive integer"),
+            batch_max_wait_ms=r.parsed("BATCH_MAX_WAIT_MS", _positive_int, 50, "a positive integer"),
             max_consecutive_poison=r.parsed("MAX_CONSECUTIVE_POISON", _positive_int, 100, "a positive integer"),
         ),
         graph=GraphSettings(
