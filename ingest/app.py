@@ -70,6 +70,7 @@ class Edge:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self.webhook.deadlines.close()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.delivery.coalescer.wait_settled(), SHUTDOWN_FLUSH_S)
             await self.link.close(SHUTDOWN_FLUSH_S)

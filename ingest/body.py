@@ -3,7 +3,7 @@
 Plain ASGI (the webhook POST bypasses Starlette's request machinery, see `ingest.app`). The
 declared Content-Length is checked before reading anything, and the bytes are counted while
 streaming (chunked or lying senders), so an oversized body is refused without reading the rest.
-A sender slower than the read timeout gets 408 instead of holding a worker.
+A sender slower than the read timeout gets 408 instead of holding its request (`ingest.deadlines`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import asyncio
 from collections.abc import Mapping
 
 from starlette.types import Receive
+
+from ingest.deadlines import ReadDeadlines
 
 JSON_TYPES = frozenset({"application/json"})
 
@@ -47,24 +49,35 @@ def text(value: bytes | None) -> str | None:
     return None if value is None else value.decode("latin-1")
 
 
-async def read_body(receive: Receive, headers: Mapping[bytes, bytes], *, limit: int, timeout_s: float) -> bytes:
+async def read_body(receive: Receive, headers: Mapping[bytes, bytes], *, limit: int,
+                    deadlines: ReadDeadlines) -> bytes:
     check_content_type(text(headers.get(b"content-type")))
     check_declared_length(text(headers.get(b"content-length")), limit)
+    task = deadlines.begin()
+    try:
+        body = await _receive_all(receive, limit)
+    except asyncio.CancelledError:
+        if deadlines.end(task):
+            raise BodyRejected(408, "read_timeout") from None
+        raise
+    except BaseException:
+        deadlines.end(task)
+        raise
+    deadlines.end(task)
+    return body
+
+
+async def _receive_all(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    try:
-        async with asyncio.timeout(timeout_s):
-            while True:
-                message = await receive()
-                if message["type"] != "http.request":
-                    raise BodyRejected(400, "client_disconnected")
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limit:
-                    raise BodyRejected(413, "too_large")
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
-    except TimeoutError:
-        raise BodyRejected(408, "read_timeout") from None
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise BodyRejected(400, "client_disconnected")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyRejected(413, "too_large")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)

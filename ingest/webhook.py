@@ -17,6 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
 from ingest.body import BodyRejected, read_body, request_headers, text
+from ingest.deadlines import ReadDeadlines
 from ingest.delivery import Delivery
 from ingest.metrics import EdgeMetrics
 from ingest.parse import WebhookRejected, parse_webhook
@@ -35,6 +36,7 @@ class WebhookEndpoint:
         self.metrics = metrics
         self.secrets = [s.reveal().encode() for s in settings.app_secrets]
         self.verify_token = settings.verify_token.reveal().encode() if settings.verify_token else None
+        self.deadlines = ReadDeadlines(settings.body_read_timeout_s)
 
     async def handshake(self, request: Request) -> Response:
         params = request.query_params
@@ -66,8 +68,7 @@ class WebhookEndpoint:
 
     async def _authenticate(self, scope: Scope, receive: Receive) -> Received:
         headers = request_headers(scope)
-        body = await read_body(receive, headers, limit=self.settings.max_body_bytes,
-                               timeout_s=self.settings.body_read_timeout_s)
+        body = await read_body(receive, headers, limit=self.settings.max_body_bytes, deadlines=self.deadlines)
         signature = text(headers.get(SIGNATURE_HEADER))
         verdict = check_signature(body, signature, self.secrets)
         if verdict != "ok":
