@@ -4,12 +4,18 @@
     .venv/bin/python bench/webhook.py [--duration 10] [--connections 64] [--workers 1,2]
 
 (a) ceiling: bare Starlette that reads the body, checks the HMAC and answers 200 (bench/ceiling.py);
-(b) `convsync serve` producing to a real broker (the embedded Tansu, started here) with acks=all,
-    answering after Kafka acknowledged every record.
+(b) `convsync serve` producing to a real broker (the embedded Tansu, or with `--broker apache`
+    Apache Kafka with idempotence, started here) with acks=all, answering after Kafka acknowledged
+    every record.
 Both under uvicorn (uvloop, httptools, no access log), loaded by the same generator: wrk with
 bench/wrk_webhook.lua, cycling through a pool of distinct, signed, single-event Meta bodies.
-Prints req/s, p50 and p99 per case and the ratio b/a per worker count. Needs `wrk` (Debian package;
-installed with apt-get when missing, saying so).
+
+Two cores shared by the servers, the broker and wrk make single runs vary by +-10%, so both servers
+run side by side (an idle one costs nothing) and are measured alternately for `--rounds` rounds
+(default 3): the table shows the medians, and the ratio b/a is the median of the rounds' ratios.
+Each line also shows the CPU per request of the server's processes and of the broker
+(bench/proctime.py): the ceiling does not pay for a broker, which shares the same two cores.
+Needs `wrk` (Debian package; installed with apt-get when missing, saying so).
 """
 
 from __future__ import annotations
@@ -22,13 +28,14 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +46,8 @@ from convsync.embedded import Tansu, free_port  # noqa: E402
 from ingest.kafka import ensure_topics  # noqa: E402
 from ingest.settings import KafkaSettings  # noqa: E402
 from ingest.signature import sign  # noqa: E402
+from bench.proctime import CpuMeter  # noqa: E402
+from tests.support.apache_kafka import ApacheKafka  # noqa: E402
 
 SECRET = "bench-app-secret"
 WORDS = "hallo danke bitte order delivery tomorrow size colour price ok \u00e4hnlich gr\u00fc\u00dfe \U0001f600".split()
@@ -53,6 +62,8 @@ class Result:
     p99_ms: float
     non2xx: int
     errors: int
+    server_us: float  # CPU of the server's processes per request
+    broker_us: float  # CPU of the broker per request
 
 
 def meta_body(n: int, rng: random.Random) -> bytes:
@@ -98,12 +109,13 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) ->
 
 
 @contextlib.contextmanager
-def server(command: list[str], env: dict[str, str], ready_url: str) -> Iterator[None]:
+def server(command: list[str], env: dict[str, str], ready_url: str) -> Iterator[int]:
+    """The server process, ready; yields its pid."""
     proc = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_http(ready_url, proc)
-        yield
+        yield proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -122,13 +134,19 @@ def run_wrk(wrk: str, port: int, pool: Path, connections: int, duration_s: int) 
     return dict(json.loads(line.removeprefix("WRK_RESULT ")))
 
 
-def measure(name: str, workers: int, port: int, wrk: str, args: argparse.Namespace, pool: Path) -> Result:
-    run_wrk(wrk, port, pool, args.connections, 2)  # warm-up, not counted
-    raw = run_wrk(wrk, port, pool, args.connections, args.duration)
+def measure(name: str, workers: int, target: Target, wrk: str, args: argparse.Namespace, pool: Path) -> Result:
+    run_wrk(wrk, target.port, pool, args.connections, 1)  # warm-up, not counted
+    server_cpu, broker_cpu = CpuMeter(target.server_pid), CpuMeter(target.broker_pid)
+    server_cpu.start()
+    broker_cpu.start()
+    raw = run_wrk(wrk, target.port, pool, args.connections, args.duration)
+    per_request = 1e6 / max(1, raw["requests"])
     result = Result(name, workers, raw["requests"] / (raw["duration_us"] / 1e6), raw["p50_us"] / 1000,
-                    raw["p99_us"] / 1000, raw["non2xx"], raw["errors"])
+                    raw["p99_us"] / 1000, raw["non2xx"], raw["errors"], server_cpu.stop() * per_request,
+                    broker_cpu.stop() * per_request)
     print(f"  {name:<8} workers={workers}  {result.rps:>9.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
-          f"p99 {result.p99_ms:6.2f} ms  non-2xx {result.non2xx}  socket errors {result.errors}", flush=True)
+          f"p99 {result.p99_ms:6.2f} ms  non-2xx {result.non2xx}  socket errors {result.errors}  "
+          f"CPU/request: server {result.server_us:.0f} us, broker {result.broker_us:.0f} us", flush=True)
     return result
 
 
@@ -141,6 +159,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement (default 10)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", default="1,2", help="uvicorn worker counts to measure (default 1,2)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating measurements per case (default 3)")
+    parser.add_argument("--broker", choices=("tansu", "apache"), default="tansu",
+                        help="the embedded Tansu (default), or Apache Kafka with idempotence (fetched like the tests')")
     parser.add_argument("--partitions", type=int, default=12,
                         help="partitions of the events topic (default 12, the production default)")
     args = parser.parse_args()
@@ -148,48 +169,81 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="convsync-bench-"))
     pool = work / "pool.tsv"
     print(f"bench: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; bodies ~{write_pool(pool)} B; "
-          f"{args.connections} connections, {args.duration} s each, {args.partitions} event partitions", flush=True)
-    broker = Tansu(port=free_port(), log_path=work / "tansu.log")
+          f"{args.connections} connections, {args.duration} s each, {args.rounds} rounds, "
+          f"{args.partitions} event partitions", flush=True)
+    broker: Tansu | ApacheKafka = (ApacheKafka(work / "kafka") if args.broker == "apache"
+                                   else Tansu(port=free_port(), log_path=work / "tansu.log"))
     broker.start()
     try:
-        kafka = KafkaSettings(bootstrap=broker.bootstrap, idempotence=False, topic_prefix="bench.",
+        assert broker.proc is not None
+        kafka = KafkaSettings(bootstrap=broker.bootstrap, idempotence=args.broker == "apache", topic_prefix="bench.",
                               events_partitions=args.partitions)
         asyncio.run(ensure_topics(kafka))
-        results = run_all(args, wrk, pool, work, kafka)
+        rounds = run_all(args, wrk, pool, work, kafka, broker.proc.pid)
     finally:
         broker.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print_table(results)
+    print_table(rounds)
 
 
-def run_all(args: argparse.Namespace, wrk: str, pool: Path, work: Path, kafka: KafkaSettings) -> list[Result]:
+def run_all(args: argparse.Namespace, wrk: str, pool: Path, work: Path, kafka: KafkaSettings,
+            broker_pid: int) -> list[Round]:
     python = sys.executable
-    results = []
+    rounds = []
     for workers in [int(w) for w in args.workers.split(",")]:
-        port = free_port()
-        uvicorn_args = ["--port", str(port), "--workers", str(workers), "--no-access-log"]
+        ceiling_port, convsync_port = free_port(), free_port()
         ceiling = [python, "-m", "uvicorn", "ceiling:app", "--app-dir", "bench", "--loop", "uvloop",
-                   "--http", "httptools", "--log-level", "warning", *uvicorn_args]
-        with server(ceiling, {"CONVSYNC_APP_SECRETS": SECRET}, f"http://127.0.0.1:{port}/healthz"):
-            results.append(measure("ceiling", workers, port, wrk, args, pool))
+                   "--http", "httptools", "--log-level", "warning", "--port", str(ceiling_port),
+                   "--workers", str(workers), "--no-access-log"]
         spool = work / f"spool-{workers}"
         env = {"CONVSYNC_APP_SECRETS": SECRET, "CONVSYNC_VERIFY_TOKEN": "bench", "CONVSYNC_LOG_FORMAT": "json",
-               "CONVSYNC_KAFKA_BOOTSTRAP": kafka.bootstrap or "", "CONVSYNC_KAFKA_IDEMPOTENCE": "false",
+               "CONVSYNC_KAFKA_BOOTSTRAP": kafka.bootstrap or "",
+               "CONVSYNC_KAFKA_IDEMPOTENCE": "true" if kafka.idempotence else "false",
                "CONVSYNC_TOPIC_PREFIX": kafka.topic_prefix, "CONVSYNC_SPOOL_DIR": str(spool)}
-        with server([python, "-m", "convsync", "serve", *uvicorn_args], env, f"http://127.0.0.1:{port}/readyz"):
-            results.append(measure("convsync", workers, port, wrk, args, pool))
+        convsync = [python, "-m", "convsync", "serve", "--port", str(convsync_port), "--workers", str(workers),
+                    "--no-access-log"]
+        with (server(ceiling, {"CONVSYNC_APP_SECRETS": SECRET}, f"http://127.0.0.1:{ceiling_port}/healthz") as a,
+              server(convsync, env, f"http://127.0.0.1:{convsync_port}/readyz") as b):
+            for _ in range(args.rounds):
+                rounds.append(Round(workers,
+                                    measure("ceiling", workers, Target(ceiling_port, a, broker_pid), wrk, args, pool),
+                                    measure("convsync", workers, Target(convsync_port, b, broker_pid), wrk, args, pool)))
         print(f"  (convsync spooled {spooled_bytes(spool)} bytes instead of producing)", flush=True)
-    return results
+    return rounds
 
 
-def print_table(results: list[Result]) -> None:
-    print("\n| workers | ceiling req/s | p50 / p99 ms | convsync serve req/s | p50 / p99 ms | ratio b/a |")
-    print("|---|---|---|---|---|---|")
-    by = {(r.name, r.workers): r for r in results}
-    for workers in sorted({r.workers for r in results}):
-        a, b = by[("ceiling", workers)], by[("convsync", workers)]
-        print(f"| {workers} | {a.rps:.0f} | {a.p50_ms:.2f} / {a.p99_ms:.2f} | {b.rps:.0f} | "
-              f"{b.p50_ms:.2f} / {b.p99_ms:.2f} | {b.rps / a.rps:.2f} |")
+@dataclass(frozen=True, slots=True)
+class Target:
+    port: int
+    server_pid: int
+    broker_pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    workers: int
+    ceiling: Result
+    convsync: Result
+
+
+def print_table(rounds: list[Round]) -> None:
+    print("\n| workers | ceiling req/s | p50 / p99 ms | convsync serve req/s | p50 / p99 ms | ratio b/a (rounds) "
+          "| CPU/request: ceiling / convsync / broker |")
+    print("|---|---|---|---|---|---|---|")
+    for workers in sorted({r.workers for r in rounds}):
+        mine = [r for r in rounds if r.workers == workers]
+        a, b = [r.ceiling for r in mine], [r.convsync for r in mine]
+        ratios = sorted(r.convsync.rps / r.ceiling.rps for r in mine)
+        print(f"| {workers} | {_median(x.rps for x in a):.0f} | {_median(x.p50_ms for x in a):.2f} / "
+              f"{_median(x.p99_ms for x in a):.2f} | {_median(x.rps for x in b):.0f} | "
+              f"{_median(x.p50_ms for x in b):.2f} / {_median(x.p99_ms for x in b):.2f} | "
+              f"{_median(ratios):.2f} ({', '.join(f'{r:.2f}' for r in ratios)}) | "
+              f"{_median(x.server_us for x in a):.0f} / {_median(x.server_us for x in b):.0f} / "
+              f"{_median(x.broker_us for x in b):.0f} us |")
+
+
+def _median(values: Iterable[float]) -> float:
+    return statistics.median(list(values))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,59 @@
+"""CPU time of process trees (Linux /proc), so a benchmark can say where the CPU went.
+
+On a two-core machine the server, the broker and the load generator share the cores, so requests/s
+alone mixes how efficient the server is with how much the others took. `CpuMeter` reads user+system
+time of a process and its descendants before and after a measurement.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def descendants(root: int) -> list[int]:
+    """`root` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit() and (fields := _stat(int(name))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        if (fields := _stat(pid)) is not None:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICKS
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds a process tree spends between `start()` and `stop()` (the tree as of start)."""
+
+    root: int
+    _pids: list[int] = field(default_factory=list)
+    _started: float = 0.0
+
+    def start(self) -> None:
+        self._pids = descendants(self.root)
+        self._started = cpu_seconds(self._pids)
+
+    def stop(self) -> float:
+        return cpu_seconds(self._pids) - self._started
