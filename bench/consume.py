@@ -31,7 +31,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -146,9 +146,9 @@ async def ceiling(admin_url: str, template: str, records: list[EventRecord], run
 # (c) drain ---------------------------------------------------------------------------------------
 
 def child_env(stack: EmbeddedStack, database_url: str, kafka: KafkaSettings, group: str) -> dict[str, str]:
-    return {**os.environ, "CONVSYNC_DATABASE_URL": database_url, "CONVSYNC_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
-            "CONVSYNC_KAFKA_IDEMPOTENCE": "false", "CONVSYNC_TOPIC_PREFIX": kafka.topic_prefix,
-            "CONVSYNC_EVENTS_PARTITIONS": str(kafka.events_partitions), "CONVSYNC_CONSUMER_GROUP": group,
+    return {**os.environ, "CONVSYNC_DATABASE_URL": database_url,
+            **replace(kafka, bootstrap=stack.kafka_bootstrap, idempotence=False).environment(),
+            "CONVSYNC_CONSUMER_GROUP": group,
             "CONVSYNC_LOG_FORMAT": "json", "CONVSYNC_APP_SECRETS": SECRET, "CONVSYNC_VERIFY_TOKEN": "bench"}
 
 

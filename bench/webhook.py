@@ -197,9 +197,7 @@ def run_all(args: argparse.Namespace, wrk: str, pool: Path, work: Path, kafka: K
                    "--workers", str(workers), "--no-access-log"]
         spool = work / f"spool-{workers}"
         env = {"CONVSYNC_APP_SECRETS": SECRET, "CONVSYNC_VERIFY_TOKEN": "bench", "CONVSYNC_LOG_FORMAT": "json",
-               "CONVSYNC_KAFKA_BOOTSTRAP": kafka.bootstrap or "",
-               "CONVSYNC_KAFKA_IDEMPOTENCE": "true" if kafka.idempotence else "false",
-               "CONVSYNC_TOPIC_PREFIX": kafka.topic_prefix, "CONVSYNC_SPOOL_DIR": str(spool)}
+               **kafka.environment(), "CONVSYNC_SPOOL_DIR": str(spool)}
         convsync = [python, "-m", "convsync", "serve", "--port", str(convsync_port), "--workers", str(workers),
                     "--no-access-log"]
         with (server(ceiling, {"CONVSYNC_APP_SECRETS": SECRET}, f"http://127.0.0.1:{ceiling_port}/healthz") as a,

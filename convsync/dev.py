@@ -82,8 +82,7 @@ def child_env(stack: EmbeddedStack, secret_env: dict[str, str], graph_url: str, 
     return {
         **secret_env,
         "CONVSYNC_DATABASE_URL": stack.database_url,
-        "CONVSYNC_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
-        "CONVSYNC_KAFKA_IDEMPOTENCE": "false",  # Tansu refuses the idempotent producer
+        **stack.kafka.environment(),  # Tansu: idempotence off (it refuses the idempotent producer)
         "CONVSYNC_GRAPH_URL": graph_url,
         "CONVSYNC_SPOOL_DIR": str(folder / "spool"),
         "CONVSYNC_RECONCILE_INTERVAL_S": str(options.reconcile_interval_s),

@@ -72,6 +72,16 @@ class KafkaSettings:
     def topics(self) -> Topics:
         return Topics.with_prefix(self.topic_prefix)
 
+    def environment(self) -> dict[str, str]:
+        """These settings as the CONVSYNC_* variables `load` reads (for child processes)."""
+        return {
+            **({"CONVSYNC_KAFKA_BOOTSTRAP": self.bootstrap} if self.bootstrap else {}),
+            "CONVSYNC_KAFKA_IDEMPOTENCE": "true" if self.idempotence else "false",
+            "CONVSYNC_EVENTS_PARTITIONS": str(self.events_partitions),
+            "CONVSYNC_REPLICATION_FACTOR": str(self.replication_factor),
+            "CONVSYNC_TOPIC_PREFIX": self.topic_prefix,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class WebhookSettings:

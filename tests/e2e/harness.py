@@ -90,10 +90,7 @@ def role_env(database_url: str, kafka: KafkaSettings, graph_url: str, folder: Pa
              app_secret: str, admin_token: str) -> dict[str, str]:
     return {
         "CONVSYNC_DATABASE_URL": database_url,
-        "CONVSYNC_KAFKA_BOOTSTRAP": str(kafka.bootstrap),
-        "CONVSYNC_KAFKA_IDEMPOTENCE": "true" if kafka.idempotence else "false",
-        "CONVSYNC_TOPIC_PREFIX": kafka.topic_prefix,
-        "CONVSYNC_EVENTS_PARTITIONS": str(kafka.events_partitions),
+        **kafka.environment(),
         "CONVSYNC_APP_SECRETS": app_secret,
         "CONVSYNC_VERIFY_TOKEN": secrets.token_hex(8),
         "CONVSYNC_ADMIN_TOKEN": admin_token,

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from consumers.loop import run_consumer
 from emulator.graph import GraphConfig
@@ -27,6 +26,7 @@ from reconciler.resources import open_reconciler
 from reconciler.run import RequestedMode, RunOutcome
 from reconciler.service import Reconciler
 from reconciler.tokens import TokenCipher
+from tests.ingest.conftest import read_topic
 from tests.reconciler.conftest import APP_SECRET, make_settings
 
 
@@ -113,18 +113,5 @@ async def consumers_running(settings: Settings) -> AsyncIterator[None]:
 
 
 async def read_records(kafka: KafkaSettings, count: int, timeout_s: float = 20.0) -> list[EventRecord]:
-    """The first `count` records of the events topic (no consumer group: partitions assigned)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        # the test created the topic: its partitions are known without asking the broker
-        consumer.assign([TopicPartition(kafka.topics.events, p) for p in range(kafka.events_partitions)])
-        found: list[EventRecord] = []
-        deadline = time.monotonic() + timeout_s
-        while len(found) < count and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200)
-            found.extend(decode(r.value) for records in batch.values() for r in records)
-        return found
-    finally:
-        await consumer.stop()
+    """The first `count` records of the events topic, decoded."""
+    return [decode(r.value) for r in await read_topic(kafka, kafka.topics.events, count, timeout_s=timeout_s)]
