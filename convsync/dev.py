@@ -217,7 +217,8 @@ async def _truth(emu: Emulator, database_url: str) -> str:
     if diff.ok:
         return "database matches (every message within Meta's 20-message window)"
     return (f"catching up: {len(diff.missing)} missing, {len(diff.different)} different, {len(diff.extra)} extra "
-            "(in flight, or lost webhooks awaiting the next reconcile)")
+            "(in flight, lost webhooks awaiting the next reconcile, or lost edits and reactions "
+            "only a full sync finds)")
 
 
 async def _watch(emu: Emulator, collector: Collector, procs: Processes, stop: asyncio.Event,
