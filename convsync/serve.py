@@ -4,12 +4,21 @@ uvicorn (uvloop, httptools) runs `app_from_environment` in each worker process; 
 the settings once from the environment it inherited. SIGTERM/Ctrl-C: uvicorn stops accepting,
 finishes in-flight requests, then the lifespan flushes and stops the producer.
 The webhook path never needs the database; `/readyz` checks it when CONVSYNC_DATABASE_URL is set.
+
+With several workers, `/metrics` must not answer for the one worker that took the request: each
+worker writes its metrics under one folder (prometheus_client's multiprocess mode,
+PROMETHEUS_MULTIPROC_DIR) and any of them reports the sum. `serve` creates and removes that folder
+unless PROMETHEUS_MULTIPROC_DIR is set already (then it must start empty).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 
 import click
 import structlog
@@ -22,6 +31,7 @@ from ingest.app import create_app
 from ingest.settings import Settings, load, require
 
 GRACEFUL_SHUTDOWN_S = 30
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 log = structlog.get_logger("convsync.serve")
 
 GC_THRESHOLDS = (50_000, 50, 50)  # young generation size, then how often the older ones follow
@@ -74,9 +84,25 @@ def serve(settings: Settings, host: str, port: int, workers: int, access_log: bo
     require(settings.webhook.app_secrets, "APP_SECRETS")
     require(settings.webhook.verify_token, "VERIFY_TOKEN")
     require(settings.kafka.bootstrap, "KAFKA_BOOTSTRAP")
-    uvicorn.run(
-        "convsync.serve:app_from_environment", factory=True, host=host, port=port, workers=workers,
-        loop="uvloop", http="httptools", lifespan="on", access_log=access_log,
-        log_config=uvicorn_log_config(), timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        server_header=False,
-    )
+    with shared_metrics(workers):
+        uvicorn.run(
+            "convsync.serve:app_from_environment", factory=True, host=host, port=port, workers=workers,
+            loop="uvloop", http="httptools", lifespan="on", access_log=access_log,
+            log_config=uvicorn_log_config(), timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            server_header=False,
+        )
+
+
+@contextlib.contextmanager
+def shared_metrics(workers: int) -> Iterator[None]:
+    """For several workers: a metrics folder in PROMETHEUS_MULTIPROC_DIR, inherited by every worker."""
+    if workers == 1 or os.environ.get(MULTIPROCESS_DIR):
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="convsync-metrics-")
+    os.environ[MULTIPROCESS_DIR] = folder
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROCESS_DIR, None)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,12 +1,16 @@
 """Prometheus metrics of the webhook edge, one registry per app (tests build many apps).
 
 Label children are created once and cached, so the request path does a dict lookup and an
-increment, never a label resolution.
+increment, never a label resolution. Under several workers (`convsync serve --workers N` sets
+PROMETHEUS_MULTIPROC_DIR for them) the exposition is the sum over every worker's values.
 """
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from ingest.records import KINDS
 
@@ -31,7 +35,7 @@ class EdgeMetrics:
         self.drained = Counter("convsync_spool_drained_requests", "Spooled requests produced to Kafka",
                                registry=self.registry)
         self.spool_bytes = Gauge("convsync_spool_bytes", "Bytes waiting in the local spool",
-                                 registry=self.registry)
+                                 registry=self.registry, multiprocess_mode="max")  # workers share the spool
         self._children: dict[tuple[str, str], Counter] = {}
 
     def request(self, method: str, status: int) -> None:
@@ -48,4 +52,8 @@ class EdgeMetrics:
         self._events[kind].inc()
 
     def exposition(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            every_worker = CollectorRegistry()
+            MultiProcessCollector(every_worker)
+            return generate_latest(every_worker)
         return generate_latest(self.registry)

@@ -1,4 +1,5 @@
-"""`convsync serve` as its own OS process: answers, access log hygiene, graceful shutdown."""
+"""`convsync serve` as its own OS process: answers, metrics summed over workers, access log hygiene,
+graceful shutdown."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.ingest.meta import SECRET, meta_bytes, signed_headers
 BODY = meta_bytes({"object": "page", "entry": [{"id": "300", "time": 1, "messaging": [
     {"sender": {"id": "301"}, "recipient": {"id": "300"}, "timestamp": 1732870000000,
      "message": {"mid": "m_serve", "text": "hi"}}]}]})
+POSTS = 12
 
 
 @pytest.mark.integration
@@ -43,6 +45,14 @@ async def test_serve_answers_keeps_secrets_out_of_the_log_and_stops_cleanly(kafk
             async with http.post(f"http://127.0.0.1:{port}/webhook", data=BODY,
                                  headers=signed_headers(BODY)) as response:
                 assert response.status == 200
+        for _ in range(POSTS - 1):  # a connection each: both workers take some
+            async with client() as http, http.post(f"http://127.0.0.1:{port}/webhook", data=BODY,
+                                                   headers=signed_headers(BODY)) as response:
+                assert response.status == 200
+        for _ in range(4):  # whichever worker answers /metrics counts every worker's requests
+            async with client() as http, http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                text = await response.text()
+            assert f'convsync_webhook_requests_total{{method="POST",status="200"}} {POSTS:.1f}' in text, text
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(60)
@@ -50,8 +60,8 @@ async def test_serve_answers_keeps_secrets_out_of_the_log_and_stops_cleanly(kafk
     output = log_path.read_text()
     assert '"GET /webhook HTTP/1.1" 200' in output and '"POST /webhook HTTP/1.1" 200' in output
     assert VERIFY_TOKEN not in output and sign(BODY, SECRET) not in output and SECRET.decode() not in output
-    (raw,) = await read_topic(kafka, kafka.topics.raw, 1)
-    assert raw.value == BODY
+    raw = await read_topic(kafka, kafka.topics.raw, POSTS)
+    assert [r.value for r in raw] == [BODY] * POSTS
 
 
 def test_serve_refuses_to_start_without_its_settings(data_dir: Path) -> None:
