@@ -54,6 +54,6 @@ class EdgeMetrics:
     def exposition(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             every_worker = CollectorRegistry()
-            MultiProcessCollector(every_worker)
+            MultiProcessCollector(every_worker)  # type: ignore[no-untyped-call]
             return generate_latest(every_worker)
         return generate_latest(self.registry)
