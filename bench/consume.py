@@ -255,7 +255,8 @@ async def latency(stack: EmbeddedStack, admin_url: str, template: str, kafka: Ka
     await track_commit_times(stack)
     url = await create_database(admin_url, template)
     port = free_port()
-    env = {**child_env(stack, url, kafka, f"bench-lat-{uuid.uuid4().hex[:8]}"), "CONVSYNC_SPOOL_DIR": str(work / "spool")}
+    env = {**child_env(stack, url, kafka, f"bench-lat-{uuid.uuid4().hex[:8]}"),
+           "CONVSYNC_SPOOL_DIR": str(work / "spool")}
     commands = [[sys.executable, "-m", "convsync", "serve", "--port", str(port), "--no-access-log"],
                 [sys.executable, "-m", "convsync", "consume"]]
     with processes(commands, env, [work / "serve.log", work / "consume-latency.log"]):

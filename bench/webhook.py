@@ -202,10 +202,10 @@ def run_all(args: argparse.Namespace, wrk: str, pool: Path, work: Path, kafka: K
                     "--no-access-log"]
         with (server(ceiling, {"CONVSYNC_APP_SECRETS": SECRET}, f"http://127.0.0.1:{ceiling_port}/healthz") as a,
               server(convsync, env, f"http://127.0.0.1:{convsync_port}/readyz") as b):
+            ceiling_target, convsync_target = Target(ceiling_port, a, broker_pid), Target(convsync_port, b, broker_pid)
             for _ in range(args.rounds):
-                rounds.append(Round(workers,
-                                    measure("ceiling", workers, Target(ceiling_port, a, broker_pid), wrk, args, pool),
-                                    measure("convsync", workers, Target(convsync_port, b, broker_pid), wrk, args, pool)))
+                rounds.append(Round(workers, measure("ceiling", workers, ceiling_target, wrk, args, pool),
+                                    measure("convsync", workers, convsync_target, wrk, args, pool)))
         print(f"  (convsync spooled {spooled_bytes(spool)} bytes instead of producing)", flush=True)
     return rounds
 

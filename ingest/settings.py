@@ -121,7 +121,7 @@ class GraphSettings:
 class ReconcilerSettings:
     interval_s: float = 300.0
     overlap_s: float = 900.0
-    lease_s: float = 600.0
+    lease_s: float = 60.0  # CONVSYNC_SYNC_LEASE_S: renewed every third of it while a run works
     max_parallel_pages: int = 8
     page_size: int = 100  # conversations per listing call (Meta shrinks it via code 1 when too big)
     poll_s: float = 5.0  # how often the timer loop looks for due pages
@@ -306,7 +306,7 @@ def _build(r: _Reader) -> Settings:
         reconciler=ReconcilerSettings(
             interval_s=r.parsed("RECONCILE_INTERVAL_S", _positive_float, 300.0, "seconds > 0"),
             overlap_s=r.parsed("SYNC_OVERLAP_S", _positive_float, 900.0, "seconds > 0"),
-            lease_s=r.parsed("SYNC_LEASE_S", _positive_float, 600.0, "seconds > 0"),
+            lease_s=r.parsed("SYNC_LEASE_S", _positive_float, 60.0, "seconds > 0"),
             max_parallel_pages=r.parsed("SYNC_MAX_PARALLEL_PAGES", _positive_int, 8, "a positive integer"),
             page_size=r.parsed("SYNC_PAGE_SIZE", _positive_int, 100, "a positive integer"),
             poll_s=r.parsed("RECONCILE_POLL_S", _positive_float, 5.0, "seconds > 0"),

@@ -125,12 +125,19 @@ async def _advance(ctx: RunContext, lease: Lease, newest: datetime | None) -> No
 
 @contextlib.asynccontextmanager
 async def _renewing(ctx: RunContext, lease: Lease) -> AsyncIterator[None]:
-    """Keep the lease alive while the run works (a long full sync outlives one lease period)."""
+    """Keep the lease alive while the run works (a long full sync outlives one lease period).
+
+    Renewal runs every third of the lease, and a failed renewal (the database away for a moment)
+    is tried again at the next tick: the lease lapses only if it cannot be renewed for a whole period,
+    and then the fencing epoch keeps this run from moving the watermark."""
     async def renew_forever() -> None:
         while True:
             await asyncio.sleep(ctx.settings.lease_s / 3)
-            async with ctx.pool.acquire() as conn:
-                await pages.renew(conn, lease, ctx.settings.lease_s)
+            try:
+                async with ctx.pool.acquire() as conn:
+                    await pages.renew(conn, lease, ctx.settings.lease_s)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+                log.warning("lease_renewal_failed", page_id=lease.page_id, error=exc.__class__.__name__)
 
     task = asyncio.create_task(renew_forever())
     try:

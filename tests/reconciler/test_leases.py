@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import asyncpg
 import pytest
 
+from ingest.settings import ReconcilerSettings
 from reconciler import pages
+from reconciler.run import _renewing
 
 pytestmark = pytest.mark.integration
 
@@ -67,3 +70,25 @@ async def test_replacing_a_token_reactivates_and_keeps_the_watermark(pool: async
         assert not await pages.upsert(conn, "p2", "messenger", "page 2", b"new-ciphertext")
         again = await pages.lease_page(conn, "p2", "a", 60)
         assert again is not None and again.last_synced_at == T0 and again.token_ciphertext == b"new-ciphertext"
+
+
+async def test_a_working_run_keeps_its_lease_through_a_failed_renewal(pool: asyncpg.Pool,
+                                                                      database_url: str) -> None:
+    settings = ReconcilerSettings(lease_s=3.0)  # renewed every second
+    async with asyncpg.create_pool(database_url, min_size=1, max_size=2,
+                                   server_settings={"statement_timeout": "300"}) as impatient:
+        ctx = SimpleNamespace(pool=impatient, settings=settings)  # _renewing reads only these two
+        async with pool.acquire() as conn:
+            lease = await pages.lease_page(conn, "p2", "worker", settings.lease_s)
+        assert lease is not None
+        async with _renewing(ctx, lease):  # type: ignore[arg-type]
+            await asyncio.sleep(1.5)
+            async with pool.acquire() as conn, conn.transaction():  # the renewal at 2 s times out
+                await conn.execute("SELECT 1 FROM pages WHERE page_id = 'p2' FOR UPDATE")
+                await asyncio.sleep(1.1)
+            await asyncio.sleep(2.4)  # 5 s in: the first lease ran out at 4 s, only later renewals hold it
+            async with pool.acquire() as conn:
+                assert await pages.lease_page(conn, "p2", "other", 60) is None
+    await asyncio.sleep(3.2)  # no more renewals: the lease lapses
+    async with pool.acquire() as conn:
+        assert await pages.lease_page(conn, "p2", "other", 60) is not None
