@@ -141,9 +141,8 @@ async def _messages_beyond(conn: asyncpg.Connection, count: int) -> bool:
 
 def _consume_process(settings: Settings, data_dir: Path) -> subprocess.Popen[bytes]:
     url = settings.database.url.reveal() if settings.database.url else ""
-    env = {**os.environ, "CONVSYNC_DATABASE_URL": url, "CONVSYNC_KAFKA_BOOTSTRAP": settings.kafka.bootstrap or "",
-           "CONVSYNC_KAFKA_IDEMPOTENCE": str(settings.kafka.idempotence).lower(),
-           "CONVSYNC_TOPIC_PREFIX": settings.kafka.topic_prefix, "CONVSYNC_CONSUMER_GROUP": settings.consumer.group_id,
+    env = {**os.environ, "CONVSYNC_DATABASE_URL": url, **settings.kafka.environment(),
+           "CONVSYNC_CONSUMER_GROUP": settings.consumer.group_id,
            "CONVSYNC_BATCH_MAX_RECORDS": "20", "CONVSYNC_LOG_FORMAT": "json"}
     with open(data_dir / "consume.log", "wb") as log:  # the child keeps its own descriptor
         return subprocess.Popen([sys.executable, "-m", "convsync", "consume"], env=env, stdout=log, stderr=log)

@@ -30,8 +30,7 @@ async def test_serve_answers_keeps_secrets_out_of_the_log_and_stops_cleanly(kafk
                                                                             data_dir: Path) -> None:
     port, log_path = free_port(), data_dir / "serve.log"
     env = {**os.environ, "CONVSYNC_APP_SECRETS": SECRET.decode(), "CONVSYNC_VERIFY_TOKEN": VERIFY_TOKEN,
-           "CONVSYNC_KAFKA_BOOTSTRAP": kafka.bootstrap or "", "CONVSYNC_KAFKA_IDEMPOTENCE": str(kafka.idempotence),
-           "CONVSYNC_TOPIC_PREFIX": kafka.topic_prefix, "CONVSYNC_SPOOL_DIR": str(data_dir / "spool"),
+           **kafka.environment(), "CONVSYNC_SPOOL_DIR": str(data_dir / "spool"),
            "CONVSYNC_LOG_FORMAT": "json"}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "convsync", "serve", "--port", str(port), "--workers", "2"],

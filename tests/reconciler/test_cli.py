@@ -44,8 +44,7 @@ def emulator_thread() -> Iterator[Emulator]:
 
 
 def test_pages_and_sync_commands(database_url: str, kafka: KafkaSettings, emulator_thread: Emulator) -> None:
-    env = {"CONVSYNC_DATABASE_URL": database_url, "CONVSYNC_KAFKA_BOOTSTRAP": kafka.bootstrap or "",
-           "CONVSYNC_KAFKA_IDEMPOTENCE": str(kafka.idempotence).lower(), "CONVSYNC_TOPIC_PREFIX": kafka.topic_prefix,
+    env = {"CONVSYNC_DATABASE_URL": database_url, **kafka.environment(),
            "CONVSYNC_TOKEN_KEY": TOKEN_KEY, "CONVSYNC_APP_SECRETS": APP_SECRET, "CONVSYNC_ADMIN_TOKEN": ADMIN_TOKEN,
            "CONVSYNC_GRAPH_URL": emulator_thread.graph_url, "CONVSYNC_GRAPH_CALLS_PER_SECOND": "50",
            "CONVSYNC_SYNC_APPLY_WAIT_S": "0.5", "CONVSYNC_LOG_FORMAT": "json"}
