@@ -17,6 +17,7 @@ import contextlib
 import gc
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 
@@ -24,12 +25,15 @@ import click
 import structlog
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
-from convsync import logs
+from convsync import listeners, logs
 from ingest.access_log import uvicorn_log_config
 from ingest.app import create_app
 from ingest.settings import Settings, load, require
 
+APP = "convsync.serve:app_from_environment"  # a factory, called in each worker
 GRACEFUL_SHUTDOWN_S = 30
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 log = structlog.get_logger("convsync.serve")
@@ -84,13 +88,26 @@ def serve(settings: Settings, host: str, port: int, workers: int, access_log: bo
     require(settings.webhook.app_secrets, "APP_SECRETS")
     require(settings.webhook.verify_token, "VERIFY_TOKEN")
     require(settings.kafka.bootstrap, "KAFKA_BOOTSTRAP")
+    config = uvicorn.Config(APP, factory=True, host=host, port=port, workers=workers, loop="uvloop",
+                            http="httptools", lifespan="on", access_log=access_log, log_config=uvicorn_log_config(),
+                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, server_header=False)
     with shared_metrics(workers):
-        uvicorn.run(
-            "convsync.serve:app_from_environment", factory=True, host=host, port=port, workers=workers,
-            loop="uvloop", http="httptools", lifespan="on", access_log=access_log,
-            log_config=uvicorn_log_config(), timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-            server_header=False,
-        )
+        run(config)
+
+
+def run(config: uvicorn.Config) -> None:
+    """What `uvicorn.run` does, except that with several workers each listens on a socket of its own
+    (`convsync.listeners`), so connections spread evenly across them."""
+    if config.workers == 1:
+        server = uvicorn.Server(config)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
+        if not server.started:
+            sys.exit(STARTUP_FAILURE)
+        return
+    sock = listeners.reuse_port_socket(config.host, config.port) if listeners.SUPPORTED else config.bind_socket()
+    with contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(config, sockets=[sock]).run()
 
 
 @contextlib.contextmanager
