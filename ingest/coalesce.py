@@ -16,6 +16,9 @@ Partitions are chosen exactly as aiokafka's default partitioner does (`ingest.pa
 thread's events share a partition with the reconciler's records for it. The raw body has no key:
 a group puts its raw records on one partition.
 
+Each acknowledged group reports its latency, from its oldest request to the last acknowledgement,
+to `on_produced` (the edge's produce-latency histogram).
+
 Errors: the futures fail with `TimeoutError` (the deadline, counted from the oldest request of the
 group), a `KafkaError`, or `BrokerUnavailable` (no started producer): the errors `Delivery` spools on.
 """
@@ -45,12 +48,14 @@ class _Submitted:
 
 class Coalescer:
     def __init__(self, producer: Callable[[], AIOKafkaProducer], topics: Topics, partitioner: Partitioner, *,
-                 timeout_s: float, linger_s: float) -> None:
+                 timeout_s: float, linger_s: float, on_produced: Callable[[float], None] = lambda seconds: None,
+                 ) -> None:
         self._producer = producer
         self._topics = topics
         self._partitioner = partitioner
         self._timeout_s = timeout_s
         self._linger_s = linger_s
+        self._on_produced = on_produced
         self._waiting: list[_Submitted] = []
         self._oldest_at = 0.0  # loop time of the oldest waiting submission
         self._handing_over = False
@@ -129,6 +134,7 @@ class Coalescer:
             for submitted in group:
                 if not submitted.done.done():  # a caller that gave up has cancelled its future
                     submitted.done.set_result(None)
+            self._on_produced(asyncio.get_running_loop().time() - (deadline - self._timeout_s))
 
 
 class Batches:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Sequence
 
 import structlog
@@ -88,7 +87,7 @@ class Delivery:
         self.timeout_s = webhook.produce_timeout_s
         self.metrics = metrics
         self.coalescer = Coalescer(link.started, topics, MemoPartitioner(), timeout_s=webhook.produce_timeout_s,
-                                   linger_s=webhook.linger_ms / 1000)
+                                   linger_s=webhook.linger_ms / 1000, on_produced=metrics.produce_seconds.observe)
 
     async def produce(self, request: Received, records: Sequence[EventRecord]) -> None:
         """Send one request's events and raw body, then wait until Kafka acknowledged all of them."""
@@ -99,14 +98,11 @@ class Delivery:
 
     async def accept(self, request: Received, records: Sequence[EventRecord]) -> bool:
         """Durable in Kafka or in the spool: True; the spool is full: False (answer 503)."""
-        started = time.perf_counter()
         try:
             await self.coalescer.submit(request, records)
         except PRODUCE_ERRORS as exc:
             if not await self._spool(request, exc):
                 return False
-        else:
-            self.metrics.produce_seconds.observe(time.perf_counter() - started)
         for record in records:
             self.metrics.event(record.kind)
         return True

@@ -43,7 +43,9 @@ async def test_concurrent_requests_reach_kafka_whole_on_their_partitions_in_orde
     producer = new_producer(kafka, linger_ms=0)
     await producer.start()
     try:
-        coalescer = Coalescer(lambda: producer, kafka.topics, MemoPartitioner(), timeout_s=10, linger_s=0.002)
+        produced: list[float] = []
+        coalescer = Coalescer(lambda: producer, kafka.topics, MemoPartitioner(), timeout_s=10, linger_s=0.002,
+                              on_produced=produced.append)
         rng = random.Random(7)
         requests = [request(n, rng) for n in range(400)]
         futures = []
@@ -55,6 +57,8 @@ async def test_concurrent_requests_reach_kafka_whole_on_their_partitions_in_orde
         await coalescer.wait_settled()
     finally:
         await producer.stop()
+    assert 11 <= len(produced) < len(requests)  # one latency per group, each at least the linger
+    assert all(0.0019 <= seconds < 10 for seconds in produced)
 
     expected = [record for _, records in requests for record in records]
     events = await read_topic(kafka, kafka.topics.events, len(expected))
