@@ -6,7 +6,6 @@ CONVSYNC_APP_SECRETS like the real edge.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 
@@ -20,7 +19,7 @@ SECRET = os.environ["CONVSYNC_APP_SECRETS"].split(",")[0].encode()
 
 async def webhook(request: Request) -> Response:
     body = await request.body()
-    expected = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+    expected = "sha256=" + hmac.digest(SECRET, body, "sha256").hex()
     ok = hmac.compare_digest(expected, request.headers.get("x-hub-signature-256", ""))
     return Response(status_code=200 if ok else 403)
 

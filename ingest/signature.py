@@ -11,7 +11,6 @@ without ever printing the header or the secret.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Sequence
 from typing import Literal
@@ -19,7 +18,6 @@ from typing import Literal
 Verdict = Literal["ok", "missing", "malformed", "mismatch"]
 
 _PREFIX = "sha256="
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
 def check_signature(body: bytes, header: str | None, secrets: Sequence[bytes]) -> Verdict:
@@ -31,20 +29,23 @@ def check_signature(body: bytes, header: str | None, secrets: Sequence[bytes]) -
         return "malformed"
     matched = False
     for secret in secrets:  # every secret is tried: the time taken does not depend on which matched
-        expected = hmac.new(secret, body, hashlib.sha256).digest()
+        expected = hmac.digest(secret, body, "sha256")  # one-shot, in OpenSSL
         matched |= hmac.compare_digest(expected, digest)
     return "ok" if matched else "mismatch"
 
 
 def sign(body: bytes, secret: bytes) -> str:
     """The header value Meta would send for `body` (for tests, benchmarks and the emulator)."""
-    return _PREFIX + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return _PREFIX + hmac.digest(secret, body, "sha256").hex()
 
 
 def _parse(header: str) -> bytes | None:
     if not header.startswith(_PREFIX):
         return None
     hex_digest = header[len(_PREFIX):].strip()
-    if len(hex_digest) != 64 or not _HEX_DIGITS.issuperset(hex_digest):
+    if len(hex_digest) != 64 or not hex_digest.isalnum():  # fromhex would skip inner whitespace
         return None
-    return bytes.fromhex(hex_digest)
+    try:
+        return bytes.fromhex(hex_digest)
+    except ValueError:  # letters beyond f, or non-ASCII
+        return None

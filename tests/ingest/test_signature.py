@@ -26,6 +26,8 @@ FLIPPED = BODY[:10] + bytes([BODY[10] ^ 0x01]) + BODY[11:]
         (BODY, GOOD[:-2], "malformed"),  # truncated hex
         (BODY, GOOD[:-1] + "z", "malformed"),
         (BODY, "SHA256=" + GOOD[7:], "malformed"),
+        (BODY, GOOD[:40] + " " + GOOD[41:], "malformed"),  # 64 characters, one a space
+        (BODY, "sha256=" + "\u00e4" * 64, "malformed"),  # 64 letters, not hex
         (FLIPPED, GOOD, "mismatch"),  # one flipped byte
         (json.dumps(json.loads(BODY), indent=1).encode(), GOOD, "mismatch"),  # re-serialised after signing
         (BODY, GOOD.upper().replace("SHA256=", "sha256="), "ok"),  # hex case does not matter
