@@ -14,7 +14,7 @@ Errors: `WebhookRejected` — the body is not JSON or not a webhook object; answ
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ingest import jsoncodec
@@ -58,14 +58,14 @@ def parse_webhook(body: bytes, *, received_at: int, body_sha256: str) -> list[Ev
     platform = PLATFORMS.get(document["object"])
     if platform is None:
         return []
-    return [
-        EventRecord(
+    records: list[EventRecord] = []
+    for page_id, entry_time, item in _items(document["entry"]):
+        records.append(EventRecord(
             source="webhook", kind=classify(item), platform=platform, page_id=page_id,
             user_id=counterpart(item, page_id), timestamp=event_time(item, entry_time),
-            received_at=received_at, body_sha256=body_sha256, index=index, run_id=None, event=item,
-        )
-        for index, (page_id, entry_time, item) in enumerate(_items(document["entry"]))
-    ]
+            received_at=received_at, body_sha256=body_sha256, index=len(records), run_id=None, event=item,
+        ))
+    return records
 
 
 def classify(item: Mapping[str, Any]) -> Kind:
@@ -77,12 +77,12 @@ def classify(item: Mapping[str, Any]) -> Kind:
 
 def counterpart(item: Mapping[str, Any], page_id: str) -> str | None:
     """The user of the thread: the party that is not the page (the recipient of an echo)."""
-    order = ("recipient", "sender") if _is_echo(item) else ("sender", "recipient")
-    for party in order:
-        user = _id_of(item.get(party))
-        if user is not None and user != page_id:
-            return user
-    return None
+    first, second = ("recipient", "sender") if _is_echo(item) else ("sender", "recipient")
+    user = _id_of(item.get(first))
+    if user is not None and user != page_id:
+        return user
+    user = _id_of(item.get(second))
+    return user if user != page_id else None
 
 
 def event_time(item: Mapping[str, Any], fallback: Any) -> int | None:
@@ -108,7 +108,9 @@ def _load(body: bytes) -> dict[str, Any]:
     return document
 
 
-def _items(entries: list[Any]) -> Iterator[tuple[str, Any, dict[str, Any]]]:
+def _items(entries: list[Any]) -> list[tuple[str, Any, dict[str, Any]]]:
+    """(page id, entry time, item) of every entry, messaging before standby before changes."""
+    items: list[tuple[str, Any, dict[str, Any]]] = []
     for entry in entries:
         if not isinstance(entry, dict):
             raise WebhookRejected("not_webhook")
@@ -116,19 +118,22 @@ def _items(entries: list[Any]) -> Iterator[tuple[str, Any, dict[str, Any]]]:
         if page_id is None:
             raise WebhookRejected("entry_without_id")
         time = entry.get("time")
-        for item in _list(entry, "messaging"):
-            yield page_id, time, item
-        for item in _list(entry, "standby"):
-            yield page_id, time, {**item, "standby": True}
-        for change in _list(entry, "changes"):
-            if _is_messaging_change(change):
-                yield page_id, time, change["value"]
+        items.extend((page_id, time, item) for item in _list(entry, "messaging"))
+        items.extend((page_id, time, {**item, "standby": True}) for item in _list(entry, "standby"))
+        items.extend((page_id, time, change["value"]) for change in _list(entry, "changes")
+                     if _is_messaging_change(change))
+    return items
 
 
 def _list(entry: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
-    items = entry.get(key, [])
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+    items = entry.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list):
         raise WebhookRejected(f"bad_{key}")
+    for item in items:
+        if not isinstance(item, dict):
+            raise WebhookRejected(f"bad_{key}")
     return items
 
 
@@ -146,6 +151,8 @@ def _id_of(party: Any) -> str | None:
     if not isinstance(party, dict):
         return None
     value = party.get("id")
+    if type(value) is str:  # noqa: E721 - the usual case, first
+        return value or None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return None
     text = str(value)
@@ -153,6 +160,8 @@ def _id_of(party: Any) -> str | None:
 
 
 def _millis(value: Any) -> int | None:
+    if type(value) is int:  # noqa: E721 - the usual case, first (bool is a subclass, not this type)
+        return None if value < 0 else value * 1000 if value < _SECONDS_BEFORE else value
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
