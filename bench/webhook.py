@@ -7,8 +7,9 @@
 (b) `convsync serve` producing to a real broker (the embedded Tansu, or with `--broker apache`
     Apache Kafka with idempotence, started here) with acks=all, answering after Kafka acknowledged
     every record.
-Both under uvicorn (uvloop, httptools, no access log), loaded by the same generator: wrk with
-bench/wrk_webhook.lua, cycling through a pool of distinct, signed, single-event Meta bodies.
+Both are served alike (uvicorn, uvloop, httptools, no access log, a listening socket per worker) and
+loaded by the same generator: wrk with bench/wrk_webhook.lua, cycling through a pool of distinct,
+signed, single-event Meta bodies.
 
 Two cores shared by the servers, the broker and wrk make single runs vary by +-10%, so both servers
 run side by side (an idle one costs nothing) and are measured alternately for `--rounds` rounds
@@ -192,9 +193,7 @@ def run_all(args: argparse.Namespace, wrk: str, pool: Path, work: Path, kafka: K
     rounds = []
     for workers in [int(w) for w in args.workers.split(",")]:
         ceiling_port, convsync_port = free_port(), free_port()
-        ceiling = [python, "-m", "uvicorn", "ceiling:app", "--app-dir", "bench", "--loop", "uvloop",
-                   "--http", "httptools", "--log-level", "warning", "--port", str(ceiling_port),
-                   "--workers", str(workers), "--no-access-log"]
+        ceiling = [python, "bench/ceiling.py", "--port", str(ceiling_port), "--workers", str(workers)]
         spool = work / f"spool-{workers}"
         env = {"CONVSYNC_APP_SECRETS": SECRET, "CONVSYNC_VERIFY_TOKEN": "bench", "CONVSYNC_LOG_FORMAT": "json",
                **kafka.environment(), "CONVSYNC_SPOOL_DIR": str(spool)}
