@@ -13,7 +13,7 @@ signed, single-event Meta bodies.
 
 Two cores shared by the servers, the broker and wrk make single runs vary by +-10%, so both servers
 run side by side (an idle one costs nothing) and are measured alternately for `--rounds` rounds
-(default 3): the table shows the medians, and the ratio b/a is the median of the rounds' ratios.
+(default 5): the table shows the medians, and the ratio b/a is the median of the rounds' ratios.
 Each line also shows the CPU per request of the server's processes and of the broker
 (bench/proctime.py): the ceiling does not pay for a broker, which shares the same two cores.
 Needs `wrk` (Debian package; installed with apt-get when missing, saying so).
@@ -160,7 +160,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement (default 10)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", default="1,2", help="uvicorn worker counts to measure (default 1,2)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating measurements per case (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating measurements per case (default 5)")
     parser.add_argument("--broker", choices=("tansu", "apache"), default="tansu",
                         help="the embedded Tansu (default), or Apache Kafka with idempotence (fetched like the tests')")
     parser.add_argument("--partitions", type=int, default=12,

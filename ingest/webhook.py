@@ -82,7 +82,10 @@ class WebhookEndpoint:
 
 
 def _answer_messages(status: int) -> tuple[Message, Message]:
-    body = b"" if status == 200 else f"{status}\n".encode()
+    if status == 200:  # no body, so no content type
+        return ({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]},
+                {"type": "http.response.body", "body": b""})
+    body = f"{status}\n".encode()
     start = {"type": "http.response.start", "status": status,
              "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"%d" % len(body))]}
     return start, {"type": "http.response.body", "body": body}
@@ -92,7 +95,7 @@ _ANSWERS = {status: _answer_messages(status) for status in (200, 400, 401, 403, 
 
 
 async def answer(send: Send, status: int) -> None:
-    """The POST answers: a status and a short plain-text body (the same messages every time)."""
+    """The POST answers: 200 empty, refusals with a short plain-text body (the same messages every time)."""
     start, body = _ANSWERS[status]
     await send(start)
     await send(body)
