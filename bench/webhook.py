@@ -172,40 +172,48 @@ def main() -> None:
     print(f"bench: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; bodies ~{write_pool(pool)} B; "
           f"{args.connections} connections, {args.duration} s each, {args.rounds} rounds, "
           f"{args.partitions} event partitions", flush=True)
-    broker: Tansu | ApacheKafka = (ApacheKafka(work / "kafka") if args.broker == "apache"
-                                   else Tansu(port=free_port(), log_path=work / "tansu.log"))
+    try:
+        rounds = [r for workers in [int(w) for w in args.workers.split(",")]
+                  for r in run_case(workers, args, wrk, pool, work)]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print_table(rounds)
+
+
+def run_case(workers: int, args: argparse.Namespace, wrk: str, pool: Path, work: Path) -> list[Round]:
+    """The rounds of one worker count, against a broker of its own: Tansu keeps its topics in memory and
+    got slower as they grew, so each case starts from empty topics."""
+    broker: Tansu | ApacheKafka = (ApacheKafka(work / f"kafka-{workers}") if args.broker == "apache"
+                                   else Tansu(port=free_port(), log_path=work / f"tansu-{workers}.log"))
     broker.start()
     try:
         assert broker.proc is not None
         kafka = KafkaSettings(bootstrap=broker.bootstrap, idempotence=args.broker == "apache", topic_prefix="bench.",
                               events_partitions=args.partitions)
         asyncio.run(ensure_topics(kafka))
-        rounds = run_all(args, wrk, pool, work, kafka, broker.proc.pid)
+        return run_rounds(workers, args, wrk, pool, work, kafka, broker.proc.pid)
     finally:
         broker.stop()
-        shutil.rmtree(work, ignore_errors=True)
-    print_table(rounds)
 
 
-def run_all(args: argparse.Namespace, wrk: str, pool: Path, work: Path, kafka: KafkaSettings,
-            broker_pid: int) -> list[Round]:
+def run_rounds(workers: int, args: argparse.Namespace, wrk: str, pool: Path, work: Path, kafka: KafkaSettings,
+               broker_pid: int) -> list[Round]:
     python = sys.executable
     rounds = []
-    for workers in [int(w) for w in args.workers.split(",")]:
-        ceiling_port, convsync_port = free_port(), free_port()
-        ceiling = [python, "bench/ceiling.py", "--port", str(ceiling_port), "--workers", str(workers)]
-        spool = work / f"spool-{workers}"
-        env = {"CONVSYNC_APP_SECRETS": SECRET, "CONVSYNC_VERIFY_TOKEN": "bench", "CONVSYNC_LOG_FORMAT": "json",
-               **kafka.environment(), "CONVSYNC_SPOOL_DIR": str(spool)}
-        convsync = [python, "-m", "convsync", "serve", "--port", str(convsync_port), "--workers", str(workers),
-                    "--no-access-log"]
-        with (server(ceiling, {"CONVSYNC_APP_SECRETS": SECRET}, f"http://127.0.0.1:{ceiling_port}/healthz") as a,
-              server(convsync, env, f"http://127.0.0.1:{convsync_port}/readyz") as b):
-            ceiling_target, convsync_target = Target(ceiling_port, a, broker_pid), Target(convsync_port, b, broker_pid)
-            for _ in range(args.rounds):
-                rounds.append(Round(workers, measure("ceiling", workers, ceiling_target, wrk, args, pool),
-                                    measure("convsync", workers, convsync_target, wrk, args, pool)))
-        print(f"  (convsync spooled {spooled_bytes(spool)} bytes instead of producing)", flush=True)
+    ceiling_port, convsync_port = free_port(), free_port()
+    ceiling = [python, "bench/ceiling.py", "--port", str(ceiling_port), "--workers", str(workers)]
+    spool = work / f"spool-{workers}"
+    env = {"CONVSYNC_APP_SECRETS": SECRET, "CONVSYNC_VERIFY_TOKEN": "bench", "CONVSYNC_LOG_FORMAT": "json",
+           **kafka.environment(), "CONVSYNC_SPOOL_DIR": str(spool)}
+    convsync = [python, "-m", "convsync", "serve", "--port", str(convsync_port), "--workers", str(workers),
+                "--no-access-log"]
+    with (server(ceiling, {"CONVSYNC_APP_SECRETS": SECRET}, f"http://127.0.0.1:{ceiling_port}/healthz") as a,
+          server(convsync, env, f"http://127.0.0.1:{convsync_port}/readyz") as b):
+        ceiling_target, convsync_target = Target(ceiling_port, a, broker_pid), Target(convsync_port, b, broker_pid)
+        for _ in range(args.rounds):
+            rounds.append(Round(workers, measure("ceiling", workers, ceiling_target, wrk, args, pool),
+                                measure("convsync", workers, convsync_target, wrk, args, pool)))
+    print(f"  (convsync spooled {spooled_bytes(spool)} bytes instead of producing)", flush=True)
     return rounds
 
 
