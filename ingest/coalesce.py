@@ -91,15 +91,14 @@ class Coalescer:
                 lingered = loop.time() - self._oldest_at
                 if lingered < self._linger_s:
                     await asyncio.sleep(self._linger_s - lingered)
-                group, self._waiting = self._waiting, []
-                deadline = self._oldest_at + self._timeout_s
+                group, self._waiting, oldest_at = self._waiting, [], self._oldest_at
                 try:
-                    async with asyncio.timeout_at(deadline):
+                    async with asyncio.timeout_at(oldest_at + self._timeout_s):
                         acks = await self._send(group)
                 except Exception as exc:
                     _fail(group, exc)
                 else:
-                    self._spawn(self._settle(group, acks, deadline))
+                    self._spawn(self._settle(group, acks, oldest_at))
                 group = []
         except BaseException:  # cancelled: nobody may wait forever
             _fail([*group, *self._waiting], TimeoutError("webhook producer stopped"))
@@ -124,9 +123,9 @@ class Coalescer:
         return [await producer.send_batch(batch, topic, partition=partition)
                 for topic, partition, batch in batches.all()]
 
-    async def _settle(self, group: list[_Submitted], acks: list[asyncio.Future[object]], deadline: float) -> None:
+    async def _settle(self, group: list[_Submitted], acks: list[asyncio.Future[object]], oldest_at: float) -> None:
         try:
-            async with asyncio.timeout_at(deadline):
+            async with asyncio.timeout_at(oldest_at + self._timeout_s):
                 await asyncio.gather(*acks)
         except Exception as exc:
             _fail(group, exc)
@@ -134,7 +133,7 @@ class Coalescer:
             for submitted in group:
                 if not submitted.done.done():  # a caller that gave up has cancelled its future
                     submitted.done.set_result(None)
-            self._on_produced(asyncio.get_running_loop().time() - (deadline - self._timeout_s))
+            self._on_produced(asyncio.get_running_loop().time() - oldest_at)
 
 
 class Batches:
