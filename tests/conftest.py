@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.kafka import ensure_topics
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from ingest.kafka import ensure_topics, topic_specs
 from ingest.settings import KafkaSettings
 from tests.support.databases import create_database, create_template, drop_database
 from tests.support.infra import Infra, broker_kind, start_infra
@@ -45,10 +47,25 @@ async def database_url(infra: Infra, template_db: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def kafka(infra: Infra) -> KafkaSettings:
-    """Kafka settings with topics of this test's own (a unique prefix), already created."""
+    """Kafka settings with topics of this test's own (a unique prefix), already created and, on Apache
+    Kafka, with every partition's leader serving (a fresh topic answers NotLeader for a moment, which
+    aiokafka's producer retries but the edge's own Produce requests do not)."""
     settings = infra.test_kafka()
     await ensure_topics(settings)
+    if infra.broker_kind == "apache":
+        await leaders_serving(settings)
     return settings
+
+
+async def leaders_serving(kafka: KafkaSettings) -> None:
+    """Until each partition's leader answers a ListOffsets request (aiokafka retries NotLeader meanwhile)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, request_timeout_ms=30_000)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(spec.name, p) for spec in topic_specs(kafka) for p in range(spec.num_partitions)]
+        await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
 
 
 @pytest.fixture
