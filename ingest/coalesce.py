@@ -2,15 +2,17 @@
 
 aiokafka's `send()` spends tens of microseconds of Python on every record (metadata check,
 partitioner, accumulator, a future each), and a request awaited its own deadline and gather on
-top. Instead, requests wait here for a moment (`linger_s`, default 2 ms) and are then handed to
-aiokafka together: their records go into one `BatchBuilder` per topic-partition (aiokafka's record
-builder, written in C) submitted with `send_batch`, under one deadline for the group. A request's
-future resolves when every batch of its group is acknowledged (acks=all), or fails with the error,
-and the edge then spools that request.
+top. Instead, requests wait here for a moment (`linger_s`, default 2 ms) and are then shipped
+together: their records go into one `BatchBuilder` per topic-partition (aiokafka's record builder,
+written in C), under one deadline for the group. A request's future resolves when every batch of
+its group is acknowledged (acks=all), or fails with the error, and the edge then spools that
+request.
 
-Hand-overs happen one at a time, and aiokafka queues one batch per partition: while the broker is
-busy with the previous group, the next one grows. Fewer, larger batches are what keeps the broker's
-CPU down when it shares the machine (bench/webhook.py).
+The next group forms while the broker works on the previous one. Fewer, larger batches are what
+keeps the CPU of the client and the broker down when they share the machine (bench/webhook.py).
+How the batches travel, and when the next group may go, is the shipper's business
+(`ingest.shipping`): Produce requests of the edge's own, one group in flight at a time, without
+idempotence; aiokafka's accumulator with it.
 
 Partitions are chosen exactly as aiokafka's default partitioner does (`ingest.partition`), so a
 thread's events share a partition with the reconciler's records for it. The raw body has no key:
@@ -20,7 +22,8 @@ Each acknowledged group reports its latency, from its oldest request to the last
 to `on_produced` (the edge's produce-latency histogram).
 
 Errors: the futures fail with `TimeoutError` (the deadline, counted from the oldest request of the
-group), a `KafkaError`, or `BrokerUnavailable` (no started producer): the errors `Delivery` spools on.
+group; the wait for its acknowledgements is then cancelled), a `KafkaError`, or `BrokerUnavailable`
+(no started producer): the errors `Delivery` spools on.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 from ingest.records import EventRecord, Topics, encode, key_bytes
+from ingest.shipping import Shipper
 from ingest.spool import Received
 
 Partitioner = Callable[[bytes | None, Sequence[int], Sequence[int]], int]
@@ -47,12 +51,13 @@ class _Submitted:
 
 
 class Coalescer:
-    def __init__(self, producer: Callable[[], AIOKafkaProducer], topics: Topics, partitioner: Partitioner, *,
-                 timeout_s: float, linger_s: float, on_produced: Callable[[float], None] = lambda seconds: None,
-                 ) -> None:
+    def __init__(self, producer: Callable[[], AIOKafkaProducer], topics: Topics, partitioner: Partitioner,
+                 shipper: Shipper, *, timeout_s: float, linger_s: float,
+                 on_produced: Callable[[float], None] = lambda seconds: None) -> None:
         self._producer = producer
         self._topics = topics
         self._partitioner = partitioner
+        self._shipper = shipper
         self._timeout_s = timeout_s
         self._linger_s = linger_s
         self._on_produced = on_produced
@@ -91,6 +96,7 @@ class Coalescer:
                 lingered = loop.time() - self._oldest_at
                 if lingered < self._linger_s:
                     await asyncio.sleep(self._linger_s - lingered)
+                await self._shipper.ready()
                 group, self._waiting, oldest_at = self._waiting, [], self._oldest_at
                 try:
                     async with asyncio.timeout_at(oldest_at + self._timeout_s):
@@ -120,8 +126,7 @@ class Coalescer:
                 partition = self._partitioner(key, event_partitions, event_partitions)
                 batches.append(events, partition, key, encode(record))
             batches.append(raw, raw_partition, None, submitted.request.body, raw_headers(submitted.request))
-        return [await producer.send_batch(batch, topic, partition=partition)
-                for topic, partition, batch in batches.all()]
+        return await self._shipper.ship(producer, batches.all())
 
     async def _settle(self, group: list[_Submitted], acks: list[asyncio.Future[object]], oldest_at: float) -> None:
         try:

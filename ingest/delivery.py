@@ -3,8 +3,9 @@
 `KafkaLink` owns the producer and starts it in the background, so the edge serves (spooling) even
 when Kafka is down at start-up. `Delivery.accept` hands a request to the coalescer, which sends it
 with the requests around it under the outer deadline (aiokafka can wait forever), and falls back to
-the spool; it returns False only when the spool is full. `Delivery.produce` sends one request on
-its own (the spool drainer, oldest first).
+the spool; it returns False only when the spool is full. The coalescer writes Produce requests of
+its own unless the producer is idempotent (`ingest.shipping`). `Delivery.produce` sends one request
+on its own through the producer, which retries (the spool drainer, oldest first).
 
 Errors: `BrokerUnavailable` — no started producer yet (treated like a Kafka timeout: spool).
 """
@@ -25,6 +26,7 @@ from ingest.metrics import EdgeMetrics
 from ingest.partition import MemoPartitioner
 from ingest.records import EventRecord, Topics, encode, key_bytes
 from ingest.settings import KafkaSettings, WebhookSettings
+from ingest.shipping import Accumulator, ProduceRequests, Shipper
 from ingest.spool import Received, Spool, SpoolFull
 
 log = structlog.get_logger("convsync.ingest")
@@ -44,14 +46,14 @@ class KafkaLink:
 
     def __init__(self, kafka: KafkaSettings, webhook: WebhookSettings, *, retry_s: float = 1.0) -> None:
         self._kafka = kafka
-        self._max_request = max(1 << 20, webhook.max_body_bytes + _HEADROOM)
+        self.max_request_bytes = max(1 << 20, webhook.max_body_bytes + _HEADROOM)
         self._retry_s = retry_s
         self.producer: AIOKafkaProducer | None = None
 
     async def connect(self) -> None:
         """Start the producer, retrying while the broker is unreachable (run as a task)."""
         while self.producer is None:
-            candidate = new_producer(self._kafka, max_request_size=self._max_request, linger_ms=0,
+            candidate = new_producer(self._kafka, max_request_size=self.max_request_bytes, linger_ms=0,
                                      partitioner=MemoPartitioner())
             try:
                 await candidate.start()
@@ -62,6 +64,13 @@ class KafkaLink:
             else:
                 self.producer = candidate
                 log.info("kafka_connected")
+
+    def shipper(self, ack_timeout_s: float) -> Shipper:
+        """How the coalescer ships to this link's producer: aiokafka's accumulator if it is
+        idempotent (sequence numbers are its business), else Produce requests of its own."""
+        if self._kafka.idempotence:
+            return Accumulator()
+        return ProduceRequests(ack_timeout_ms=round(ack_timeout_s * 1000), max_request_bytes=self.max_request_bytes)
 
     def started(self) -> AIOKafkaProducer:
         if self.producer is None:
@@ -86,8 +95,9 @@ class Delivery:
         self.spool = spool
         self.timeout_s = webhook.produce_timeout_s
         self.metrics = metrics
-        self.coalescer = Coalescer(link.started, topics, MemoPartitioner(), timeout_s=webhook.produce_timeout_s,
-                                   linger_s=webhook.linger_ms / 1000, on_produced=metrics.produce_seconds.observe)
+        self.coalescer = Coalescer(link.started, topics, MemoPartitioner(), link.shipper(webhook.produce_timeout_s),
+                                   timeout_s=webhook.produce_timeout_s, linger_s=webhook.linger_ms / 1000,
+                                   on_produced=metrics.produce_seconds.observe)
 
     async def produce(self, request: Received, records: Sequence[EventRecord]) -> None:
         """Send one request's events and raw body, then wait until Kafka acknowledged all of them."""

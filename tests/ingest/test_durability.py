@@ -87,6 +87,32 @@ async def test_broker_stopped_then_back_loses_nothing(own_tansu: Tansu, data_dir
     assert {r.value for r in raws} >= set(bodies[1:])
 
 
+async def test_a_frozen_broker_is_bridged_by_the_spool_within_the_deadline(own_tansu: Tansu, data_dir: Path) -> None:
+    """A broker that takes requests but never answers (SIGSTOP): each group gives up at its deadline
+    and is spooled, and the group after it is not held behind the unanswered one."""
+    kafka = KafkaSettings(bootstrap=own_tansu.bootstrap, idempotence=False, events_partitions=4,
+                          topic_prefix="frozen.")
+    await ensure_topics(kafka)
+    settings = edge_settings(kafka, data_dir / "spool", produce_timeout_s=1.0)
+    spool = Spool(data_dir / "spool", settings.webhook.spool_max_bytes)
+    bodies = [body(n) for n in range(12)]
+    async with served(settings) as url:
+        assert await post_all(url, bodies[:1]) == [200]
+        assert own_tansu.proc is not None
+        os.kill(own_tansu.proc.pid, signal.SIGSTOP)
+        try:
+            for first, last in ((1, 8), (8, 12)):
+                started = time.monotonic()
+                assert await post_all(url, bodies[first:last]) == [200] * (last - first)
+                assert time.monotonic() - started < 5 * settings.webhook.produce_timeout_s
+            assert spool.segments()
+        finally:
+            os.kill(own_tansu.proc.pid, signal.SIGCONT)
+        await wait_until_drained(spool)
+        assert await post_all(url, bodies[:1]) == [200]
+    assert await mids_in(kafka, 12) >= {f"m_{n}" for n in range(12)}
+
+
 def _serve_process(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "convsync", "serve", "--port", str(port), "--no-access-log"],
                             env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,7 @@ async def test_rejections_produce_nothing(kafka: KafkaSettings, data_dir: Path) 
 
 async def test_streamed_body_over_the_limit_is_refused_without_a_length(kafka: KafkaSettings,
                                                                         data_dir: Path) -> None:
-    async def chunks():  # chunked transfer: no Content-Length to check up front
+    async def chunks() -> AsyncIterator[bytes]:  # chunked transfer: no Content-Length to check up front
         for _ in range(64):
             yield b" " * 1024
 
