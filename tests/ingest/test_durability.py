@@ -21,7 +21,7 @@ import pytest
 from convsync.embedded import Tansu, free_port
 from ingest.kafka import ensure_topics
 from ingest.records import decode
-from ingest.settings import KafkaSettings
+from ingest.settings import KafkaSettings, Settings
 from ingest.spool import Spool
 from tests.ingest.conftest import VERIFY_TOKEN, client, edge_settings, read_topic, served, wait_for_port
 from tests.ingest.meta import SECRET, meta_bytes, signed_headers
@@ -65,12 +65,16 @@ async def mids_in(kafka: KafkaSettings, count: int) -> set[str]:
     return {decode(e.value).event["message"]["mid"] for e in events}
 
 
-async def test_broker_stopped_then_back_loses_nothing(own_tansu: Tansu, data_dir: Path) -> None:
-    kafka = KafkaSettings(bootstrap=own_tansu.bootstrap, idempotence=False, events_partitions=4,
-                          topic_prefix="durability.")
+async def edge_on(broker: Tansu, data_dir: Path, prefix: str) -> tuple[KafkaSettings, Settings, Spool]:
+    """Topics on our own Tansu, edge settings with a 1 s produce deadline, and the edge's spool."""
+    kafka = KafkaSettings(bootstrap=broker.bootstrap, idempotence=False, events_partitions=4, topic_prefix=prefix)
     await ensure_topics(kafka)
     settings = edge_settings(kafka, data_dir / "spool", produce_timeout_s=1.0)
-    spool = Spool(data_dir / "spool", settings.webhook.spool_max_bytes)
+    return kafka, settings, Spool(data_dir / "spool", settings.webhook.spool_max_bytes)
+
+
+async def test_broker_stopped_then_back_loses_nothing(own_tansu: Tansu, data_dir: Path) -> None:
+    kafka, settings, spool = await edge_on(own_tansu, data_dir, "durability.")
     bodies = [body(n) for n in range(8)]
     async with served(settings) as url:
         assert await post_all(url, bodies[:1]) == [200]
@@ -90,11 +94,7 @@ async def test_broker_stopped_then_back_loses_nothing(own_tansu: Tansu, data_dir
 async def test_a_frozen_broker_is_bridged_by_the_spool_within_the_deadline(own_tansu: Tansu, data_dir: Path) -> None:
     """A broker that takes requests but never answers (SIGSTOP): each group gives up at its deadline
     and is spooled, and the group after it is not held behind the unanswered one."""
-    kafka = KafkaSettings(bootstrap=own_tansu.bootstrap, idempotence=False, events_partitions=4,
-                          topic_prefix="frozen.")
-    await ensure_topics(kafka)
-    settings = edge_settings(kafka, data_dir / "spool", produce_timeout_s=1.0)
-    spool = Spool(data_dir / "spool", settings.webhook.spool_max_bytes)
+    kafka, settings, spool = await edge_on(own_tansu, data_dir, "frozen.")
     bodies = [body(n) for n in range(12)]
     async with served(settings) as url:
         assert await post_all(url, bodies[:1]) == [200]
