@@ -10,9 +10,8 @@ request.
 
 The next group forms while the broker works on the previous one. Fewer, larger batches are what
 keeps the CPU of the client and the broker down when they share the machine (bench/webhook.py).
-How the batches travel, and when the next group may go, is the shipper's business
-(`ingest.shipping`): Produce requests of the edge's own, one group in flight at a time, without
-idempotence; aiokafka's accumulator with it.
+The batches travel as Produce requests of the edge's own, one group in flight at a time
+(`ingest.shipping`, which also says why not aiokafka's accumulator).
 
 Partitions are chosen exactly as aiokafka's default partitioner does (`ingest.partition`), so a
 thread's events share a partition with the reconciler's records for it. The raw body has no key:
@@ -36,7 +35,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 from ingest.records import EventRecord, Topics, encode, key_bytes
-from ingest.shipping import Shipper
+from ingest.shipping import ProduceRequests
 from ingest.spool import Received
 
 Partitioner = Callable[[bytes | None, Sequence[int], Sequence[int]], int]
@@ -52,7 +51,7 @@ class _Submitted:
 
 class Coalescer:
     def __init__(self, producer: Callable[[], AIOKafkaProducer], topics: Topics, partitioner: Partitioner,
-                 shipper: Shipper, *, timeout_s: float, linger_s: float,
+                 shipper: ProduceRequests, *, timeout_s: float, linger_s: float,
                  on_produced: Callable[[float], None] = lambda seconds: None) -> None:
         self._producer = producer
         self._topics = topics
@@ -113,7 +112,7 @@ class Coalescer:
         finally:
             self._handing_over = False
 
-    async def _send(self, group: list[_Submitted]) -> list[asyncio.Future[object]]:
+    async def _send(self, group: list[_Submitted]) -> list[asyncio.Task[None]]:
         producer = self._producer()
         events, raw = self._topics.events, self._topics.raw
         event_partitions = sorted(await producer.partitions_for(events))
@@ -128,10 +127,10 @@ class Coalescer:
             batches.append(raw, raw_partition, None, submitted.request.body, raw_headers(submitted.request))
         return await self._shipper.ship(producer, batches.all())
 
-    async def _settle(self, group: list[_Submitted], acks: list[asyncio.Future[object]], oldest_at: float) -> None:
+    async def _settle(self, group: list[_Submitted], acks: list[asyncio.Task[None]], oldest_at: float) -> None:
         try:
             async with asyncio.timeout_at(oldest_at + self._timeout_s):
-                await asyncio.gather(*acks)
+                await asyncio.gather(*acks)  # cancelled at the deadline, which cancels the requests
         except Exception as exc:
             _fail(group, exc)
         else:

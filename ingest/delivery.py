@@ -4,8 +4,8 @@
 when Kafka is down at start-up. `Delivery.accept` hands a request to the coalescer, which sends it
 with the requests around it under the outer deadline (aiokafka can wait forever), and falls back to
 the spool; it returns False only when the spool is full. The coalescer writes Produce requests of
-its own unless the producer is idempotent (`ingest.shipping`). `Delivery.produce` sends one request
-on its own through the producer, which retries (the spool drainer, oldest first).
+its own (`ingest.shipping`). `Delivery.produce` sends one request on its own through the producer,
+which retries (the spool drainer, oldest first).
 
 Errors: `BrokerUnavailable` — no started producer yet (treated like a Kafka timeout: spool).
 """
@@ -26,7 +26,7 @@ from ingest.metrics import EdgeMetrics
 from ingest.partition import MemoPartitioner
 from ingest.records import EventRecord, Topics, encode, key_bytes
 from ingest.settings import KafkaSettings, WebhookSettings
-from ingest.shipping import Accumulator, ProduceRequests, Shipper
+from ingest.shipping import ProduceRequests
 from ingest.spool import Received, Spool, SpoolFull
 
 log = structlog.get_logger("convsync.ingest")
@@ -65,12 +65,10 @@ class KafkaLink:
                 self.producer = candidate
                 log.info("kafka_connected")
 
-    def shipper(self, ack_timeout_s: float) -> Shipper:
-        """How the coalescer ships to this link's producer: aiokafka's accumulator if it is
-        idempotent (sequence numbers are its business), else Produce requests of its own."""
-        if self._kafka.idempotence:
-            return Accumulator()
-        return ProduceRequests(ack_timeout_ms=round(ack_timeout_s * 1000), max_request_bytes=self.max_request_bytes)
+    def shipper(self, ack_timeout_s: float) -> ProduceRequests:
+        """The coalescer's Produce requests, idempotent if this link's producer is."""
+        return ProduceRequests(ack_timeout_ms=round(ack_timeout_s * 1000), max_request_bytes=self.max_request_bytes,
+                               idempotent=self._kafka.idempotence)
 
     def started(self) -> AIOKafkaProducer:
         if self.producer is None:

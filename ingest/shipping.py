@@ -1,42 +1,44 @@
-"""How a coalesced group's record batches reach Kafka: two ways, chosen by the producer's idempotence.
+"""How a coalesced group's record batches reach Kafka: Produce requests of the edge's own.
 
-`ProduceRequests` (idempotence off, as on the embedded Tansu): the group goes out as Produce
-requests written straight onto aiokafka's connection to each partition leader
-(`producer.client.send`), and it is acknowledged when every partition answered without an error. One
-group is in flight at a time: the next one forms while the broker works on this one and is shipped
-the moment this one is answered, so groups grow with the broker's round trip rather than with a
-timer. In one A/B run at 2 workers this served 5,300 requests/s against 4,850 when each group was
-shipped at once, with a quarter less broker CPU per request. Writing the requests skips the
-accumulator's per-batch bookkeeping, futures and sender task: measured alone, a group of 11 batches
-cost the client about 420 us of CPU this way against 800 us through `send_batch`. Each request
-carries at most one batch per partition, as Kafka requires; a partition's next batch goes in a later
-request on the same connection, which the broker handles in order. Nothing is retried here: a failed
-group is spooled by the edge and drained later through the ordinary producer, which retries.
-Duplicates are acceptable; loss is not (DESIGN §8). A group whose deadline passes has its requests
-cancelled (the broker may still write them: duplicates).
+The group goes out as Produce requests (acks=all) written straight onto aiokafka's connection to
+each partition leader (`producer.client.send`), and it is acknowledged when every partition
+answered without an error. One group is in flight at a time: the next one forms while the broker
+works on this one and is shipped the moment this one is answered, so groups grow with the broker's
+round trip rather than with a timer.
 
-`Accumulator` (idempotence on, as with Apache Kafka): producer ids and sequence numbers belong to
-aiokafka's producer, so the batches go through `send_batch`. The accumulator pipelines on its own:
-it queues one batch per partition behind the request in flight and sends what is queued when that
-request is answered, so the next group is handed over at once. Holding it back until the previous
-group was acknowledged, as above, was measured against Apache Kafka: 5% more requests per second
-at 2 workers but 20% fewer at 1, where the worker idled while the broker answered.
+Why not aiokafka's `send_batch`: its accumulator adds per-batch bookkeeping, futures and a sender
+task. Measured alone, a group of 11 batches cost the client about 420 us of CPU as requests of our
+own against 800 us through `send_batch`. In A/B runs of bench/webhook.py at 2 workers the edge
+served 5,300 requests/s against 4,500 on Tansu and 4,950 against 4,100 on Apache Kafka with
+idempotence, with a quarter less broker CPU per request.
 
-Errors: `ship` raises `LeaderNotAvailableError` when metadata names no leader for a partition; the
-acknowledgements fail with a `KafkaError` (a partition's error code, a missing answer, a broken
-connection). Both ask aiokafka to refresh its metadata when the error says it is stale.
+Each request carries at most one batch per partition, as Kafka requires; a partition's next batch
+goes in a later request on the same connection, which the broker handles in order.
+
+Idempotence (the `CONVSYNC_KAFKA_IDEMPOTENCE` setting; Tansu refuses it): the shipper asks a broker
+for a producer id and stamps each batch with it and the partition's next sequence number
+(`Idempotence`), as aiokafka's idempotent producer does.
+
+Nothing is retried here: a failed group is spooled by the edge and drained later through the
+ordinary producer, which retries. A group whose deadline passes has its requests cancelled; the
+broker may still write them. Duplicates are acceptable; loss is not (DESIGN §8).
+
+Errors: `ship` raises `LeaderNotAvailableError` when metadata names no leader for a partition, or
+the error of the producer-id request; the acknowledgements fail with a `KafkaError` (a partition's
+error code, a missing answer, a broken connection). Stale metadata is refreshed.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, LeaderNotAvailableError, NoError, for_code
+from aiokafka.errors import KafkaError, LeaderNotAvailableError, NodeNotReadyError, NoError, for_code
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.protocol.produce import ProduceRequest
+from aiokafka.protocol.transaction import InitProducerIdRequest
 from aiokafka.structs import TopicPartition
 
 Data = bytes | bytearray  # a built record batch (aiokafka builds into a bytearray)
@@ -44,43 +46,27 @@ TopicBatches = Sequence[tuple[str, int, BatchBuilder]]
 """(topic, partition, batch), with a partition's batches in the order their records must keep."""
 
 
-class Shipper(Protocol):
-    async def ready(self) -> None:
-        """Return when the next group may be shipped (the coalescer calls this before taking it)."""
-
-    async def ship(self, producer: AIOKafkaProducer, batches: TopicBatches) -> list[asyncio.Future[Any]]:
-        """Send the batches; the futures resolve once Kafka acknowledged them (acks=all).
-        Cancelling a future gives up waiting for it."""
-
-
-class Accumulator:
-    """Through aiokafka's accumulator and sender: needed for the idempotent producer."""
-
-    async def ready(self) -> None:
-        return None
-
-    async def ship(self, producer: AIOKafkaProducer, batches: TopicBatches) -> list[asyncio.Future[Any]]:
-        # send_batch returns a shield of the batch's future: cancelling it leaves aiokafka's batch alone.
-        return [await producer.send_batch(batch, topic, partition=partition) for topic, partition, batch in batches]
-
-
 class ProduceRequests:
     """Produce requests written directly to each leader; the broker waits up to `ack_timeout_ms`
-    for the in-sync replicas, and a request holds up to `max_request_bytes` of batches."""
+    for the in-sync replicas, a request holds up to `max_request_bytes` of batches, and with
+    `idempotent` the batches carry a producer id and sequence numbers."""
 
-    def __init__(self, *, ack_timeout_ms: int, max_request_bytes: int) -> None:
+    def __init__(self, *, ack_timeout_ms: int, max_request_bytes: int, idempotent: bool = False) -> None:
         self._ack_timeout_ms = ack_timeout_ms
         self._max_request_bytes = max_request_bytes
+        self._idempotence = Idempotence() if idempotent else None
         self._in_flight: list[asyncio.Task[None]] = []
 
     async def ready(self) -> None:
-        """Until the group in flight is answered or has failed. Its settle cancels the requests at
-        the group's deadline, so this wait ends by then (tests/ingest/test_durability.py)."""
+        """Until the group in flight is answered or has failed (the coalescer calls this before it
+        takes the next group). The group's settle cancels its requests at its deadline, so this
+        wait ends by then (tests/ingest/test_durability.py)."""
         if self._in_flight:
             await asyncio.wait(self._in_flight)
             self._in_flight = []
 
-    async def ship(self, producer: AIOKafkaProducer, batches: TopicBatches) -> list[asyncio.Future[Any]]:
+    async def ship(self, producer: AIOKafkaProducer, batches: TopicBatches) -> list[asyncio.Task[None]]:
+        """Write the batches; the tasks end once Kafka acknowledged them. Cancelling one gives up on it."""
         client = producer.client
         leaders: dict[tuple[str, int], int] = {}
         for topic, partition, _ in batches:
@@ -89,6 +75,10 @@ class ProduceRequests:
                 client.force_metadata_update()
                 raise LeaderNotAvailableError(f"no leader known for {topic}[{partition}]")
             leaders[(topic, partition)] = leader
+        if self._idempotence is not None:
+            await self._idempotence.ensure(client)
+            for topic, partition, batch in batches:
+                self._idempotence.stamp(topic, partition, batch)
         # `_build` is how aiokafka's own sender gets a batch's bytes (`MessageBatch.get_data_buffer`).
         requests = plan_requests(((topic, partition, leaders[(topic, partition)], batch._build())
                                   for topic, partition, batch in batches), self._max_request_bytes)
@@ -102,10 +92,69 @@ class ProduceRequests:
         try:
             response = await client.send(node, request)
             check_acknowledged(topics, response.topics)
-        except KafkaError as exc:
-            if exc.invalid_metadata:
+        except BaseException as exc:  # failed or cancelled at the deadline: the outcome is unknown
+            if self._idempotence is not None:
+                self._idempotence.forget()
+            if isinstance(exc, KafkaError) and exc.invalid_metadata:
                 client.force_metadata_update()
             raise
+
+
+class Idempotence:
+    """The producer id and the per-partition sequence numbers of idempotent Produce requests.
+
+    The broker appends a batch only if its sequence number follows the last one it appended for
+    that producer id and partition, and answers a repeat of a recent one without appending it
+    again. Nothing here is retried, so after any failure a group's outcome is unknown: the id is
+    forgotten and the next group asks for a new one. The failed group is spooled and sent again
+    later, as new records: duplicates, never a gap."""
+
+    TRANSACTION_TIMEOUT_MS = 60_000  # required by InitProducerId; unused without a transactional id
+    RETRY_PAUSE_S = 0.1
+
+    def __init__(self) -> None:
+        self._producer: tuple[int, int] | None = None  # (producer id, epoch)
+        self._next: dict[tuple[str, int], int] = {}
+
+    async def ensure(self, client: Any) -> None:
+        """Ask a broker for a producer id, unless this has one. Answers such as "coordinator
+        loading" are asked again after a short pause; the caller's deadline bounds the wait."""
+        while self._producer is None:
+            node = client.get_random_node()
+            if node is None:
+                raise NodeNotReadyError("no broker known to ask for a producer id")
+            response = await client.send(node, InitProducerIdRequest(
+                transactional_id=None, transaction_timeout_ms=self.TRANSACTION_TIMEOUT_MS))
+            error = for_code(response.error_code)
+            if error is NoError:
+                self.assign(response.producer_id, response.producer_epoch)
+            elif error.retriable:
+                await asyncio.sleep(self.RETRY_PAUSE_S)
+            else:
+                raise error("InitProducerId")
+
+    def assign(self, producer_id: int, epoch: int) -> None:
+        """Use this producer id from now on, every partition's sequence starting at 0."""
+        self._producer = (producer_id, epoch)
+        self._next = {}
+
+    def stamp(self, topic: str, partition: int, batch: BatchBuilder) -> None:
+        """Give an unbuilt batch the producer id and the partition's next sequence number."""
+        if self._producer is None:
+            raise RuntimeError("no producer id: call ensure() first")
+        producer_id, epoch = self._producer
+        sequence = self._next.get((topic, partition), 0)
+        batch._set_producer_state(producer_id, epoch, sequence)  # as aiokafka's accumulator does
+        self._next[(topic, partition)] = next_sequence(sequence, batch.record_count())
+
+    def forget(self) -> None:
+        self._producer = None
+        self._next = {}
+
+
+def next_sequence(sequence: int, records: int) -> int:
+    """Sequence numbers wrap to 0 after 2**31 - 1, as in the Java client."""
+    return (sequence + records) % 2**31
 
 
 Request = tuple[int, dict[str, list[tuple[int, Data]]]]

@@ -1,9 +1,8 @@
 """The coalescer against a real broker: every record of every request, on its key's partition, in order.
 
-Both shippers are run: Produce requests of its own, and aiokafka's accumulator (idempotent where the
-broker supports it). Small record batches make partitions span several batches, and with the
-requests shipper several Produce requests. The batch bookkeeping (`Batches`) is pure and tested
-with aiokafka's own record builder.
+Plain and idempotent (Apache Kafka only) Produce requests: small record batches and a small request
+limit make partitions span several batches and groups several requests. The batch bookkeeping
+(`Batches`) is pure and tested with aiokafka's own record builder.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from ingest.parse import parse_webhook
 from ingest.partition import MemoPartitioner
 from ingest.records import EventRecord, Topics, decode, encode
 from ingest.settings import KafkaSettings
-from ingest.shipping import Accumulator, ProduceRequests, Shipper
+from ingest.shipping import ProduceRequests
 from ingest.spool import Received
 from tests.ingest.conftest import read_topic
 from tests.ingest.meta import meta_bytes
@@ -41,24 +40,21 @@ def request(n: int, rng: random.Random) -> tuple[Received, list[EventRecord]]:
     return received, parse_webhook(body, received_at=received.received_at, body_sha256=received.body_sha256)
 
 
-def shipper_for(kind: str) -> Shipper:
-    if kind == "requests":
-        return ProduceRequests(ack_timeout_ms=10_000, max_request_bytes=32 * 1024)
-    return Accumulator()
+def shipper(*, idempotent: bool = False) -> ProduceRequests:
+    return ProduceRequests(ack_timeout_ms=10_000, max_request_bytes=32 * 1024, idempotent=idempotent)
 
 
 @pytest.mark.integration
 @pytest.mark.kafka
-@pytest.mark.parametrize("kind", ["requests", "accumulator"])
+@pytest.mark.parametrize("idempotent", [False, pytest.param(True, marks=pytest.mark.apache_only)])
 async def test_concurrent_requests_reach_kafka_whole_on_their_partitions_in_order(
-        kafka: KafkaSettings, kind: str) -> None:
-    idempotence = kafka.idempotence and kind == "accumulator"
-    producer = new_producer(kafka, linger_ms=0, max_batch_size=4096, enable_idempotence=idempotence)
+        kafka: KafkaSettings, idempotent: bool) -> None:
+    producer = new_producer(kafka, linger_ms=0, max_batch_size=4096, enable_idempotence=False)  # its client
     await producer.start()
     try:
         produced: list[float] = []
-        coalescer = Coalescer(lambda: producer, kafka.topics, MemoPartitioner(), shipper_for(kind), timeout_s=10,
-                              linger_s=0.002, on_produced=produced.append)
+        coalescer = Coalescer(lambda: producer, kafka.topics, MemoPartitioner(), shipper(idempotent=idempotent),
+                              timeout_s=10, linger_s=0.002, on_produced=produced.append)
         rng = random.Random(7)
         requests = [request(n, rng) for n in range(400)]
         futures = []
@@ -92,13 +88,11 @@ async def test_concurrent_requests_reach_kafka_whole_on_their_partitions_in_orde
                      "body_sha256": requests[0][0].body_sha256.encode()}
 
 
-@pytest.mark.parametrize("kind", ["requests", "accumulator"])
-async def test_without_a_started_producer_every_request_fails_with_broker_unavailable(kind: str) -> None:
+async def test_without_a_started_producer_every_request_fails_with_broker_unavailable() -> None:
     def not_started() -> object:
         raise BrokerUnavailable("producer not started")
 
-    coalescer = Coalescer(not_started, Topics(), MemoPartitioner(), shipper_for(kind),
-                          timeout_s=1, linger_s=0)
+    coalescer = Coalescer(not_started, Topics(), MemoPartitioner(), shipper(), timeout_s=1, linger_s=0)
     rng = random.Random(1)
     futures = [coalescer.submit(*request(n, rng)) for n in range(5)]
     results = await asyncio.gather(*futures, return_exceptions=True)

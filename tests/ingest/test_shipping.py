@@ -1,13 +1,21 @@
-"""Shipping a group's batches: the request plan and the answer check are pure; the rest meets a real broker."""
+"""Shipping a group's batches: the request plan, the answer check and the sequence numbers are pure;
+the rest meets a real broker (idempotence: Apache Kafka only, Tansu refuses it)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, LeaderNotAvailableError, NotLeaderForPartitionError
+from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.protocol.produce import ProduceRequest
+from aiokafka.record.default_records import DefaultRecordBatch
+from aiokafka.structs import TopicPartition
 
 from ingest.kafka import producer as new_producer
 from ingest.settings import KafkaSettings
-from ingest.shipping import ProduceRequests, check_acknowledged, plan_requests
+from ingest.shipping import Idempotence, ProduceRequests, check_acknowledged, next_sequence, plan_requests
 from tests.ingest.conftest import read_topic
 
 
@@ -70,3 +78,80 @@ async def test_batches_reach_their_partitions_and_a_partition_without_a_leader_i
     finally:
         await producer.stop()
     assert [r.value for r in await read_topic(kafka, kafka.topics.raw, 1)] == [b"shipped"]
+
+
+def batch_of(count: int) -> BatchBuilder:
+    batch = BatchBuilder(1 << 16, 0)
+    for n in range(count):
+        batch.append(timestamp=None, key=None, value=b"v%d" % n, headers=[])
+    return batch
+
+
+def stamped(idempotence: Idempotence, topic: str, partition: int, count: int) -> tuple[int, int, int]:
+    batch = batch_of(count)
+    idempotence.stamp(topic, partition, batch)
+    built = DefaultRecordBatch(bytes(batch._build()))
+    return built.producer_id, built.producer_epoch, built.base_sequence
+
+
+def test_each_partitions_sequence_advances_by_its_batches_record_counts() -> None:
+    idempotence = Idempotence()
+    idempotence.assign(producer_id=42, epoch=3)
+    assert stamped(idempotence, "events", 0, 3) == (42, 3, 0)
+    assert stamped(idempotence, "events", 1, 5) == (42, 3, 0)
+    assert stamped(idempotence, "events", 0, 2) == (42, 3, 3)
+    assert stamped(idempotence, "raw", 0, 1) == (42, 3, 0)
+    assert stamped(idempotence, "events", 0, 1) == (42, 3, 5)
+
+
+def test_a_forgotten_producer_id_stamps_nothing_until_a_new_one_restarts_the_sequences() -> None:
+    idempotence = Idempotence()
+    idempotence.assign(producer_id=42, epoch=0)
+    stamped(idempotence, "events", 0, 3)
+    idempotence.forget()
+    with pytest.raises(RuntimeError, match="no producer id"):
+        stamped(idempotence, "events", 0, 1)
+    idempotence.assign(producer_id=43, epoch=0)
+    assert stamped(idempotence, "events", 0, 1) == (43, 0, 0)
+
+
+def test_sequence_numbers_wrap_to_zero_after_the_largest_int32() -> None:
+    assert next_sequence(0, 5) == 5
+    assert next_sequence(2**31 - 1, 1) == 0
+    assert next_sequence(2**31 - 3, 5) == 2
+
+
+async def produce(producer: AIOKafkaProducer, topic: str, data: bytes) -> None:
+    leader = producer.client.cluster.leader_for_partition(TopicPartition(topic, 0))
+    request = ProduceRequest(required_acks=-1, timeout=10_000, topics=[(topic, [(0, data)])], transactional_id=None)
+    response: Any = await producer.client.send(leader, request)
+    check_acknowledged({topic: [(0, data)]}, response.topics)
+
+
+@pytest.mark.integration
+@pytest.mark.kafka
+@pytest.mark.apache_only
+async def test_a_stamped_batch_sent_twice_is_written_once_and_a_new_producer_id_starts_afresh(
+        kafka: KafkaSettings) -> None:
+    topic = kafka.topics.raw
+    producer = new_producer(kafka, linger_ms=0, enable_idempotence=False)  # only its client is used
+    await producer.start()
+    try:
+        await producer.partitions_for(topic)
+        idempotence = Idempotence()
+        await idempotence.ensure(producer.client)
+        first = batch_of(3)
+        idempotence.stamp(topic, 0, first)
+        data = bytes(first._build())
+        await produce(producer, topic, data)
+        await produce(producer, topic, data)  # a repeat: acknowledged, not written again
+
+        idempotence.forget()
+        await idempotence.ensure(producer.client)
+        second = batch_of(2)
+        idempotence.stamp(topic, 0, second)  # sequence 0 again, under the new id
+        await produce(producer, topic, bytes(second._build()))
+    finally:
+        await producer.stop()
+    records = await read_topic(kafka, topic, 6, timeout_s=3)
+    assert [r.value for r in records] == [b"v0", b"v1", b"v2", b"v0", b"v1"]
