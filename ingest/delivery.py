@@ -46,6 +46,7 @@ class KafkaLink:
 
     def __init__(self, kafka: KafkaSettings, webhook: WebhookSettings, *, retry_s: float = 1.0) -> None:
         self._kafka = kafka
+        self._ack_timeout_ms = round(webhook.produce_timeout_s * 1000)
         self.max_request_bytes = max(1 << 20, webhook.max_body_bytes + _HEADROOM)
         self._retry_s = retry_s
         self.producer: AIOKafkaProducer | None = None
@@ -65,9 +66,10 @@ class KafkaLink:
                 self.producer = candidate
                 log.info("kafka_connected")
 
-    def shipper(self, ack_timeout_s: float) -> ProduceRequests:
-        """The coalescer's Produce requests, idempotent if this link's producer is."""
-        return ProduceRequests(ack_timeout_ms=round(ack_timeout_s * 1000), max_request_bytes=self.max_request_bytes,
+    def shipper(self) -> ProduceRequests:
+        """The coalescer's Produce requests: the broker waits for replicas up to the produce deadline,
+        and they are idempotent if this link's producer is."""
+        return ProduceRequests(ack_timeout_ms=self._ack_timeout_ms, max_request_bytes=self.max_request_bytes,
                                idempotent=self._kafka.idempotence)
 
     def started(self) -> AIOKafkaProducer:
@@ -93,7 +95,7 @@ class Delivery:
         self.spool = spool
         self.timeout_s = webhook.produce_timeout_s
         self.metrics = metrics
-        self.coalescer = Coalescer(link.started, topics, MemoPartitioner(), link.shipper(webhook.produce_timeout_s),
+        self.coalescer = Coalescer(link.started, topics, MemoPartitioner(), link.shipper(),
                                    timeout_s=webhook.produce_timeout_s, linger_s=webhook.linger_ms / 1000,
                                    on_produced=metrics.produce_seconds.observe)
 

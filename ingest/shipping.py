@@ -68,20 +68,15 @@ class ProduceRequests:
     async def ship(self, producer: AIOKafkaProducer, batches: TopicBatches) -> list[asyncio.Task[None]]:
         """Write the batches; the tasks end once Kafka acknowledged them. Cancelling one gives up on it."""
         client = producer.client
-        leaders: dict[tuple[str, int], int] = {}
-        for topic, partition, _ in batches:
-            leader = client.cluster.leader_for_partition(TopicPartition(topic, partition))
-            if leader is None or leader < 0:
-                client.force_metadata_update()
-                raise LeaderNotAvailableError(f"no leader known for {topic}[{partition}]")
-            leaders[(topic, partition)] = leader
-        if self._idempotence is not None:
+        leaders = [_leader(client, topic, partition) for topic, partition, _ in batches]
+        if self._idempotence is not None:  # stamped only once every partition has a leader
             await self._idempotence.ensure(client)
             for topic, partition, batch in batches:
                 self._idempotence.stamp(topic, partition, batch)
         # `_build` is how aiokafka's own sender gets a batch's bytes (`MessageBatch.get_data_buffer`).
-        requests = plan_requests(((topic, partition, leaders[(topic, partition)], batch._build())
-                                  for topic, partition, batch in batches), self._max_request_bytes)
+        requests = plan_requests(((topic, partition, leader, batch._build())
+                                  for (topic, partition, batch), leader in zip(batches, leaders, strict=True)),
+                                 self._max_request_bytes)
         loop = asyncio.get_running_loop()
         self._in_flight = [loop.create_task(self._request(client, node, topics)) for node, topics in requests]
         return list(self._in_flight)
@@ -98,6 +93,14 @@ class ProduceRequests:
             if isinstance(exc, KafkaError) and exc.invalid_metadata:
                 client.force_metadata_update()
             raise
+
+
+def _leader(client: Any, topic: str, partition: int) -> int:
+    leader: int | None = client.cluster.leader_for_partition(TopicPartition(topic, partition))
+    if leader is None or leader < 0:
+        client.force_metadata_update()
+        raise LeaderNotAvailableError(f"no leader known for {topic}[{partition}]")
+    return leader
 
 
 class Idempotence:
