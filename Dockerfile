@@ -1,13 +1,22 @@
 # convsync for production: one image, every role chosen by the command (serve, consume, reconcile, ...).
+#
+# The image holds the wheel and nothing of the source tree. tests/artifact/ runs the two `pip` lines
+# below (marked `artifact:`) exactly as written, with /src and /dist pointing at folders of its own,
+# and smoke-tests what they install; tests/artifact/test_dockerfile.py checks this file's shape.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY . .
+# artifact: build
+RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /dist /src
+
 FROM python:3.11-slim
-WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY convsync ./convsync
-COPY ingest ./ingest
-COPY consumers ./consumers
-COPY reconciler ./reconciler
-COPY emulator ./emulator
-COPY migrations ./migrations
-RUN pip install --no-cache-dir .
-USER nobody
+# The embedded PostgreSQL and broker make `docker run IMAGE dev` work; set it empty to leave them out.
+ARG CONVSYNC_EXTRAS=embedded
+COPY --from=build /dist /dist
+# artifact: install
+RUN python -m pip install --no-cache-dir "$(ls /dist/convsync-*.whl)[${CONVSYNC_EXTRAS}]" && rm -rf /dist
+RUN useradd --create-home --uid 10001 convsync
+USER convsync
+WORKDIR /home/convsync
 ENTRYPOINT ["convsync"]
+CMD ["--help"]

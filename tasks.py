@@ -7,10 +7,12 @@
 Each one creates `.venv/` beside this file (once, and again whenever pyproject.toml changes),
 installs convsync with its embedded PostgreSQL and broker into it, then runs.
 
-`test` without arguments is the broker matrix: the whole suite on Tansu (the embedded broker), then
-the Kafka-facing tests (`-m "kafka or apache_only"`) again on Apache Kafka (`CONVSYNC_TEST_KAFKA=apache`:
-the official broker jars, fetched with mvn into ~/.cache/convsync, or $CONVSYNC_KAFKA_CACHE, once;
-needs java 17+ and mvn). It passes only if both runs pass. With `CONVSYNC_KAFKA_BOOTSTRAP` set
+`test` without arguments runs three legs: the whole suite on Tansu (the embedded broker); the wheel
+leg (`-m artifact`: the wheel built and installed the Dockerfile's way into a fresh virtualenv, and
+its `convsync` smoke-tested from a folder outside the checkout); then the Kafka-facing tests
+(`-m "kafka or apache_only"`) again on Apache Kafka (`CONVSYNC_TEST_KAFKA=apache`: the official broker
+jars, fetched with mvn into ~/.cache/convsync, or $CONVSYNC_KAFKA_CACHE, once; needs java 17+ and
+mvn). It passes only if every leg passes. With `CONVSYNC_KAFKA_BOOTSTRAP` set
 (a Kafka of your own) it runs the suite once against that broker.
 
 With arguments, one pytest run with exactly those arguments, on the broker the environment names
@@ -79,23 +81,27 @@ def main(argv: list[str]) -> int:
     return test_matrix(py)
 
 
-# The second leg: only what talks to Kafka, on the reference broker.
-APACHE_LEG = ("-m", "kafka or apache_only")
+# (leg, broker, pytest arguments): the suite, the installed wheel, then what talks to Kafka on the reference broker.
+LEGS = (
+    ("tansu", "tansu", ("-m", "not artifact")),
+    ("wheel", "tansu", ("-m", "artifact")),
+    ("apache", "apache", ("-m", "kafka or apache_only")),
+)
 
 
 def test_matrix(py: str) -> int:
-    """The whole suite on Tansu, then the Kafka-facing tests on Apache Kafka; both must pass.
+    """Every leg of LEGS; all must pass.
 
     Nothing is printed after a passing last leg, so pytest's own summary stays the closing line."""
     failed: list[str] = []
-    for broker, args in [("tansu", ()), ("apache", APACHE_LEG)]:
+    for leg, broker, args in LEGS:
         print(f"tasks: {shlex.join(['pytest', *args])} on {broker}", flush=True)
         started = time.monotonic()
         code = subprocess.call([py, "-m", "pytest", *args], env={**os.environ, "CONVSYNC_TEST_KAFKA": broker})
         if code != 0:
-            failed.append(f"{broker} (pytest exit {code})")
-        if code != 0 or broker != "apache":
-            print(f"tasks: {broker} leg {'passed' if code == 0 else 'FAILED'} in {time.monotonic() - started:.0f}s")
+            failed.append(f"{leg} (pytest exit {code})")
+        if code != 0 or leg != LEGS[-1][0]:
+            print(f"tasks: {leg} leg {'passed' if code == 0 else 'FAILED'} in {time.monotonic() - started:.0f}s")
     if failed:
         print(f"tasks: the test matrix failed on {', '.join(failed)}")
     return 1 if failed else 0

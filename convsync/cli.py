@@ -44,6 +44,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup)
+@click.version_option(package_name="convsync", prog_name="convsync")
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """convsync: Messenger and Instagram conversations, kept complete and current in PostgreSQL."""

@@ -1,7 +1,7 @@
 """convsync roles as separate OS processes, as deployed: used by `convsync dev` and the e2e tests.
 
-Each role is `python -m convsync <command>` with an environment of `CONVSYNC_*` variables; its output
-goes to a log file. Children die with the process that started them (PR_SET_PDEATHSIG), and
+Each role is `python -m convsync <command>` (or another `convsync` executable: the artifact tests run
+an installed wheel's) with an environment of `CONVSYNC_*` variables; its output goes to a log file. Children die with the process that started them (PR_SET_PDEATHSIG), and
 `Processes.stop_all()` ends them in reverse start order: SIGTERM, then SIGKILL after a grace period.
 """
 
@@ -26,6 +26,11 @@ class ProcessError(RuntimeError):
     """A role exited or did not become ready; the message names its log file."""
 
 
+def this_convsync() -> list[str]:
+    """The `convsync` of this interpreter."""
+    return [sys.executable, "-m", "convsync"]
+
+
 @dataclass
 class Role:
     name: str
@@ -34,11 +39,13 @@ class Role:
     log_path: Path
     popen: subprocess.Popen[bytes] | None = None
     restarts: int = 0
+    command: list[str] = field(default_factory=this_convsync)
+    cwd: Path | None = None
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "convsync", *self.argv], env=self.env, stdout=log,
+                [*self.command, *self.argv], env=self.env, cwd=self.cwd, stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                 preexec_fn=lambda: _die_with_parent(signal.SIGTERM),
             )
@@ -87,11 +94,13 @@ class Processes:
     env: Mapping[str, str]
     log_dir: Path
     roles: dict[str, Role] = field(default_factory=dict)
+    command: list[str] = field(default_factory=this_convsync)  # how `convsync` is started
+    cwd: Path | None = None  # the roles' working directory (None: this process's)
 
     def start(self, name: str, *argv: str, extra_env: Mapping[str, str] | None = None) -> Role:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env, **(extra_env or {})}
-        role = Role(name, list(argv), env, self.log_dir / f"{name}.log")
+        role = Role(name, list(argv), env, self.log_dir / f"{name}.log", command=self.command, cwd=self.cwd)
         role.start()
         self.roles[name] = role
         return role

@@ -36,6 +36,7 @@ class System:
     admin_token: str
     database_url: str
     emu: Emulator
+    app_secret: str
 
     def role(self, name: str) -> Role:
         return self.procs.roles[name]
@@ -108,22 +109,28 @@ def role_env(database_url: str, kafka: KafkaSettings, graph_url: str, folder: Pa
 
 @asynccontextmanager
 async def running_system(database_url: str, kafka: KafkaSettings, folder: Path, config: EmulatorConfig,
-                         *, consumers: int = 1, register: bool = True) -> AsyncIterator[System]:
+                         *, consumers: int = 1, register: bool = True, command: list[str] | None = None,
+                         cwd: Path | None = None, extra_env: Mapping[str, str] | None = None) -> AsyncIterator[System]:
+    """`command` and `cwd`: how and where each role's `convsync` starts (default: this interpreter's)."""
     app_secret, admin_token = secrets.token_hex(16), secrets.token_urlsafe(16)
     graph_port, serve_port = free_port(), free_port()
-    env = role_env(database_url, kafka, f"http://127.0.0.1:{graph_port}", folder, app_secret, admin_token)
+    env = {**role_env(database_url, kafka, f"http://127.0.0.1:{graph_port}", folder, app_secret, admin_token),
+           **(extra_env or {})}
     procs = Processes(env, folder / "logs")
+    if command is not None:
+        procs.command = command
+    procs.cwd = cwd
     try:
         serve = procs.start("serve", "serve", "--port", str(serve_port))
         for n in range(consumers):
             procs.start(f"consume-{n + 1}", "consume")
         procs.start("reconcile", "reconcile")
         await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{serve_port}/healthz", serve)
-        webhook = replace(config.webhook or WebhookConfig(url=""), url=f"http://127.0.0.1:{serve_port}/webhook",
+        webhook = replace(config.webhook or WebhookConfig(url="", app_secret=""), url=f"http://127.0.0.1:{serve_port}/webhook",
                           app_secret=app_secret)
         graph = replace(config.graph, app_secret=app_secret)
         async with run_emulator(replace(config, port=graph_port, webhook=webhook, graph=graph)) as emu:
-            system = System(procs, f"http://127.0.0.1:{serve_port}", admin_token, database_url, emu)
+            system = System(procs, f"http://127.0.0.1:{serve_port}", admin_token, database_url, emu, app_secret)
             if register:
                 await system.register_pages()
             try:
