@@ -7,9 +7,11 @@ the loop commits offsets after it, never before.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 from aiokafka import ConsumerRecord
 
@@ -25,19 +27,36 @@ class Decoded:
     record: ConsumerRecord
     rows: Rows | None  # None: poison
     error: str | None = None
+    sqlstate: str | None = None  # set when the database refused the record's rows
+
+    def refused(self, sqlstate: str, error: str) -> Decoded:
+        return dataclasses.replace(self, rows=None, error=error, sqlstate=sqlstate)
 
 
 def decode_one(record: ConsumerRecord) -> Decoded:
-    """Decode and map; poison when unusable. A NUL character (JSON `\\u0000`) is poison too: PostgreSQL
-    text and jsonb cannot store it, and a write that can never succeed must not block the partition.
-    (Scanning the bytes may also catch a literal backslash-u0000 typed in a message: rare, and dead-lettered
-    records can be replayed.)"""
+    """Decode and map; poison when unusable.
+
+    PostgreSQL text and jsonb cannot hold a NUL character (JSON `\\u0000`), so inside the event each one
+    becomes U+FFFD: the message is kept and readable, and the raw archive keeps the exact bytes. Only
+    records whose bytes hold that escape pay for the scan."""
     try:
+        decoded = decode(record.value)
         if record.value is not None and b"\\u0000" in record.value:
-            raise RecordError("event contains a NUL character, which PostgreSQL cannot store")
-        return Decoded(record, map_record(decode(record.value)))
+            decoded = dataclasses.replace(decoded, event=without_nul(decoded.event))
+        return Decoded(record, map_record(decoded))
     except RecordError as exc:
         return Decoded(record, None, str(exc))
+
+
+def without_nul(value: Any) -> Any:
+    """`value` with every NUL character in its strings (keys too) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
 
 
 def decode_all(records: Sequence[ConsumerRecord]) -> list[Decoded]:
@@ -46,8 +65,11 @@ def decode_all(records: Sequence[ConsumerRecord]) -> list[Decoded]:
 
 def dlq_headers(decoded: Decoded) -> list[tuple[str, bytes]]:
     r = decoded.record
-    return [("original_topic", r.topic.encode()), ("original_partition", str(r.partition).encode()),
-            ("original_offset", str(r.offset).encode()), ("error", (decoded.error or "").encode()[:1000])]
+    headers = [("original_topic", r.topic.encode()), ("original_partition", str(r.partition).encode()),
+               ("original_offset", str(r.offset).encode()), ("error", (decoded.error or "").encode()[:1000])]
+    if decoded.sqlstate is not None:  # refused by the database, not by the mapper
+        headers.append(("sqlstate", decoded.sqlstate.encode()))
+    return headers
 
 
 class DeadLetters:

@@ -2,12 +2,18 @@
 poison, then commit the next offsets — always in that order, so a crash at any point replays at
 most the last batch, which the forward-only writes absorb without a double effect.
 
-Errors and what happens next
+Errors and what happens next (the database's are sorted by consumers.failures)
     RecordError (decode or map)   -> dead-letter: the record goes to the DLQ topic with headers naming
                                      its topic, partition, offset and the error, acked before the offset moves
+    Refusal (the database refuses a record: out of range, too long for its index)
+                                  -> dead-letter it with its SQLSTATE; the rest of the batch is written
     PoisonLimitExceeded           -> stop: too many poison records in a row; nothing of that batch is
-                                     written or committed, the consumer exits with this error
-    asyncpg / OSError on write    -> retry: seek back to the batch start, back off, poll again (never DLQ)
+                                     committed to Kafka (when the database's refusals made the run, the
+                                     batch's good rows are in, and are absorbed when it is read again);
+                                     the consumer exits with this error
+    DatabaseUnavailable           -> retry: seek back to the batch start, back off, poll again (never DLQ)
+    WriterDefect                  -> stop: a missing SQL file, an undefined column, a missing privilege;
+                                     the consumer logs `writer_defect` naming it and exits 1
     KafkaError sending to the DLQ -> retry: seek back, back off, poll again (the rows already written are
                                      written again with no effect)
     CommitFailedError, KafkaError on commit
@@ -28,12 +34,12 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
-from consumers import metrics
-from consumers.batch import merge
-from consumers.database import Database, DatabaseUnavailable
+from consumers import metrics, probes
+from consumers.database import Database, Written
 from consumers.deadletter import DeadLetters, Decoded, decode_all
+from consumers.failures import DatabaseUnavailable, WriterDefect
 from consumers.policy import Backoff, BatchPolicy, PoisonPolicy
-from consumers.store import WriteResult
+from consumers.store import WriteResult, load_statements
 from ingest.settings import Settings, require
 
 log = structlog.get_logger("convsync.consumer")
@@ -70,8 +76,11 @@ class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka
 
 
 async def run_consumer(settings: Settings, *, stop: asyncio.Event | None = None,
-                       on_batch: Callable[[BatchStats], None] | None = None) -> None:
-    """Run one consumer-group member until `stop` is set (the current batch is finished first)."""
+                       on_batch: Callable[[BatchStats], None] | None = None,
+                       probes_at: tuple[str, int] | None = None) -> None:
+    """Run one consumer-group member until `stop` is set (the current batch is finished first).
+
+    `probes_at` (host, port): serve /metrics, /healthz and /readyz there (consumers.probes)."""
     stop = stop or asyncio.Event()
     url = require(settings.database.url, "DATABASE_URL").reveal()
     listener = _Revocations()
@@ -81,9 +90,16 @@ async def run_consumer(settings: Settings, *, stop: asyncio.Event | None = None,
         # a broker may hold an empty fetch for its whole max wait (Tansu does): keep it below the batch wait
         fetch_max_wait_ms=max(10, min(100, settings.consumer.batch_max_wait_ms // 2)))
     consumer.subscribe([settings.kafka.topics.events], listener=listener)
+    load_statements()  # a broken installation stops here, naming the file
     async with contextlib.AsyncExitStack() as stack:
         database = await stack.enter_async_context(Database(url))
         dead_letters = await stack.enter_async_context(DeadLetters(settings.kafka))
+        if probes_at is not None:  # before joining the group: alive at once, ready once assigned
+
+            async def checks() -> dict[str, bool]:
+                return {"partitions_assigned": bool(consumer.assignment()), "database": await database.ping()}
+
+            await stack.enter_async_context(probes.serving(*probes_at, checks))
         await consumer.start()
         stack.push_async_callback(consumer.stop)
         worker = _Worker(settings, consumer, database, dead_letters, on_batch)
@@ -130,18 +146,19 @@ class _Worker:
         """Process one batch; return the count of consecutive failed attempts (0 on success)."""
         started = time.monotonic()
         decoded = decode_all(records)
-        run, exceeded = self.poison.run_after(self.poison_run, (d.rows is None for d in decoded))
-        if exceeded:
-            raise PoisonLimitExceeded(
-                f"more than {self.poison.limit} consecutive poison records (last at partition "
-                f"{records[-1].partition} offset {records[-1].offset}); stopping without committing")
+        self.check_poison(decoded, records)
         try:
-            result = await self.database.write(merge(d.rows for d in decoded if d.rows is not None))
+            decoded, result = self.with_refusals(decoded, await self.database.write(
+                [d.rows for d in decoded if d.rows is not None]))
         except DatabaseUnavailable as exc:
             self.seek_back(records)
             metrics.DB_RETRIES.inc()
             log.warning("batch_write_failed", records=len(records), attempt=failures + 1, error=str(exc))
             return failures + 1
+        except WriterDefect as exc:
+            log.error("writer_defect", error=str(exc))
+            raise
+        run = self.check_poison(decoded, records)
         try:
             await self.dead_letters.send([d for d in decoded if d.rows is None])
         except KafkaError as exc:  # the rows are in; the replay after the seek changes nothing
@@ -152,6 +169,29 @@ class _Worker:
         self.poison_run = run
         await self.report(decoded, result, time.monotonic() - started, committed)
         return 0
+
+    def check_poison(self, decoded: Sequence[Decoded], records: list[ConsumerRecord]) -> int:
+        """The consecutive-poison run after this batch; raise when it passes the limit."""
+        run, exceeded = self.poison.run_after(self.poison_run, (d.rows is None for d in decoded))
+        if exceeded:
+            raise PoisonLimitExceeded(
+                f"more than {self.poison.limit} consecutive poison records (last at partition "
+                f"{records[-1].partition} offset {records[-1].offset}); stopping without committing")
+        return run
+
+    @staticmethod
+    def with_refusals(decoded: list[Decoded], written: Written) -> tuple[list[Decoded], WriteResult]:
+        """The batch with the records the database refused turned into poison (written in order)."""
+        if not written.refused:
+            return decoded, written.result
+        good = [n for n, d in enumerate(decoded) if d.rows is not None]
+        marked = list(decoded)
+        for refusal in written.refused:
+            n = good[refusal.index]
+            marked[n] = decoded[n].refused(refusal.sqlstate, refusal.error)
+            log.warning("record_refused", partition=decoded[n].record.partition, offset=decoded[n].record.offset,
+                        sqlstate=refusal.sqlstate, error=refusal.error)
+        return marked, written.result
 
     def seek_back(self, records: list[ConsumerRecord]) -> None:
         """Rewind each still-assigned partition to the first offset of the failed batch."""

@@ -3,6 +3,8 @@
 Webhook records carry one untouched `messaging[]` item; graph records carry a conversation snapshot
 with its newest messages. A record whose content cannot be mapped (a message without `mid`, a graph
 run id that is not a UUID) raises `RecordError`: the consumer dead-letters it like an undecodable one.
+So does a value the mapper knows its column cannot hold (an `integer` past 2^31, a time past the year
+9999, which PostgreSQL would store but no Python client could read back), before the database is asked.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from consumers.rows import (
     EventRow,
     MessageRow,
     ReactionRow,
+    TABLES,
     ReadRow,
     Rows,
     SnapshotRow,
@@ -31,13 +34,33 @@ from ingest.records import EventRecord, RecordError
 Event = Mapping[str, Any]
 
 
+MAX_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+INT4_MAX = 2**31 - 1
+INT4_COLUMNS = frozenset({"num_edit", "message_count", "unread_count"})  # `integer` in the tables
+
+
 def map_record(record: EventRecord) -> Rows:
     """The rows of one record; raise RecordError when its content is unusable."""
     if record.source == "graph":
-        return _snapshot(record)
+        return check_ranges(_snapshot(record))
     mapper = _WEBHOOK_MAPPERS.get(_kind(record))
     rows = mapper(record) if mapper else _conversation_event(record)
-    return _with_touch(record, rows)
+    return check_ranges(_with_touch(record, rows))
+
+
+def check_ranges(rows: Rows) -> Rows:
+    """`rows`, unless a time or a count in them cannot be stored in its column (RecordError)."""
+    for table in TABLES:
+        for row in getattr(rows, table):
+            for name in row.__slots__:
+                value = getattr(row, name)
+                if type(value) is not int:  # noqa: E721 - exactly int (bools are not counts)
+                    continue
+                if name.endswith("_ms") and not 0 <= value <= MAX_TIME_MS:
+                    raise RecordError(f"{name} {value} is outside the years 1970-9999")
+                if name in INT4_COLUMNS and not -INT4_MAX - 1 <= value <= INT4_MAX:
+                    raise RecordError(f"{name} {value} does not fit a 32-bit integer column")
+    return rows
 
 
 def canonical_json(value: Any) -> str:

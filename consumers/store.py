@@ -21,13 +21,32 @@ from typing import Any
 import asyncpg
 
 from consumers.batch import Batch, ConversationUpsert
+from consumers.failures import WriterDefect
 from consumers.rows import ThreadKey
+
+
+# Every statement write_batch runs (tests/consumers/test_statements.py keeps this list complete).
+STATEMENTS = (
+    "upsert_conversations", "upsert_messages", "upsert_reactions", "upsert_message_edits",
+    "upsert_message_deletes", "upsert_message_reads", "insert_conversation_events", "apply_message_edits",
+    "apply_message_deletes", "apply_graph_texts", "refresh_conversations", "add_sync_run_counts",
+)
 
 
 @cache
 def sql(name: str) -> str:
-    """The statement in `consumers/sql/<name>.sql`."""
-    return (resources.files("consumers") / "sql" / f"{name}.sql").read_text()
+    """The statement in `consumers/sql/<name>.sql`; a file that is not there is our defect, not the database's."""
+    path = resources.files("consumers") / "sql" / f"{name}.sql"
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        raise WriterDefect(f"the writer's SQL file {path} is missing (a broken installation)") from None
+
+
+def load_statements() -> None:
+    """Read every statement now, so a broken installation stops the consumer at start-up."""
+    for name in STATEMENTS:
+        sql(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +63,21 @@ class WriteResult:
     inserted: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     runs: dict[str, RunCounts] = field(default_factory=dict)
+
+    @classmethod
+    def combine(cls, results: Iterable[WriteResult]) -> WriteResult:
+        """The sum of several writes (the parts of a batch written under savepoints)."""
+        inserted: Counter[str] = Counter()
+        updated: Counter[str] = Counter()
+        runs: dict[str, RunCounts] = {}
+        for r in results:
+            inserted.update(r.inserted)
+            updated.update(r.updated)
+            for run_id, c in r.runs.items():
+                was = runs.get(run_id, RunCounts())
+                runs[run_id] = RunCounts(was.inserted + c.inserted, was.updated + c.updated,
+                                         was.gap_messages + c.gap_messages)
+        return cls(dict(inserted), dict(updated), runs)
 
     @property
     def total_inserted(self) -> int:

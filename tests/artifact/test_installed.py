@@ -111,3 +111,19 @@ async def test_installed_roles_write_a_webhook_and_a_full_sync(installed: Instal
             system.procs.check_alive()  # serve, consume and reconcile all still running
     finally:
         await drop_database(infra.database_url, url)
+
+
+def test_a_missing_sql_file_stops_consume_naming_it(installed: Installed, kafka: KafkaSettings) -> None:
+    """A broken installation is our defect: exit 1 with the file's name, not a silent endless retry."""
+    where = subprocess.run([str(installed.python), "-c", "import consumers; print(consumers.__file__)"],
+                           cwd=installed.workdir, env=installed.env(), capture_output=True, text=True, check=True)
+    statement = Path(where.stdout.strip()).parent / "sql" / "upsert_messages.sql"
+    hidden = statement.with_suffix(".hidden")
+    statement.rename(hidden)
+    try:
+        done = _convsync(installed, "consume", CONVSYNC_DATABASE_URL="postgresql://127.0.0.1:1/none",
+                         **kafka.environment())
+    finally:
+        hidden.rename(statement)
+    assert done.returncode == 1, done
+    assert "upsert_messages.sql" in done.stderr and "Traceback" not in done.stderr, done.stderr

@@ -22,10 +22,24 @@ def test_good_record_maps_to_rows() -> None:
     assert decoded.error is None and decoded.rows is not None and decoded.rows.messages[0].mid == "m_1"
 
 
-def test_nul_character_is_poison_not_a_write_that_fails_forever() -> None:
+def test_nul_character_becomes_a_replacement_character_and_the_message_is_kept() -> None:
     record = traffic.message("1", "2", "m_1", 1000, "nul \u0000 inside")
     decoded = decode_one(consumed(encode(record)))
-    assert decoded.rows is None and "NUL" in (decoded.error or "")
+    assert decoded.rows is not None and decoded.rows.messages[0].text == "nul \ufffd inside"
+    assert "\\u0000" not in decoded.rows.messages[0].raw
+
+
+def test_a_typed_backslash_u0000_is_text_not_a_nul() -> None:
+    record = traffic.message("1", "2", "m_1", 1000, "literally \\u0000")
+    decoded = decode_one(consumed(encode(record)))
+    assert decoded.rows is not None and decoded.rows.messages[0].text == "literally \\u0000"
+
+
+def test_refused_record_headers_carry_the_sqlstate() -> None:
+    decoded = decode_one(consumed(encode(traffic.message("1", "2", "m_1", 1000, "x"))))
+    headers = dict(dlq_headers(decoded.refused("54000", "ProgramLimitExceededError: index row size")))
+    assert headers["sqlstate"] == b"54000" and headers["error"].startswith(b"ProgramLimitExceeded")
+    assert "sqlstate" not in dict(dlq_headers(decode_one(consumed(None))))
 
 
 def test_poison_headers_name_origin_and_error() -> None:
