@@ -4,11 +4,17 @@ Plain ASGI (the webhook POST bypasses Starlette's request machinery, see `ingest
 declared Content-Length is checked before reading anything, and the bytes are counted while
 streaming (chunked or lying senders), so an oversized body is refused without reading the rest.
 A sender slower than the read timeout gets 408 instead of holding its request (`ingest.deadlines`).
+
+A refusal that comes before the whole body was read (413, 415) is answered at once and the rest of
+the body is then read and thrown away (`drain`, bounded in bytes and time) before the connection
+closes: closing a socket that still holds unread bytes makes the kernel send a reset, and a client
+still writing its body would get `Connection reset by peer` instead of the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 
 from starlette.types import Receive
@@ -18,11 +24,15 @@ from ingest.deadlines import ReadDeadlines
 JSON_TYPES = frozenset({"application/json"})
 
 
+DRAIN_MAX_BYTES = 64 << 20  # of a refused body, read and discarded at most this much
+
+
 class BodyRejected(Exception):
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, *, unread: bool = False) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.unread = unread  # the sender may still be writing the body: drain it after answering
 
 
 def check_content_type(value: str | None) -> None:
@@ -51,8 +61,12 @@ def text(value: bytes | None) -> str | None:
 
 async def read_body(receive: Receive, headers: Mapping[bytes, bytes], *, limit: int,
                     deadlines: ReadDeadlines) -> bytes:
-    check_content_type(text(headers.get(b"content-type")))
-    check_declared_length(text(headers.get(b"content-length")), limit)
+    try:
+        check_content_type(text(headers.get(b"content-type")))
+        check_declared_length(text(headers.get(b"content-length")), limit)
+    except BodyRejected as refused:
+        # a client waiting for `100 Continue` gets the refusal instead, and sends no body to drain
+        raise BodyRejected(refused.status, refused.reason, unread=not _expects_continue(headers)) from None
     task = deadlines.begin()
     try:
         body = await _receive_all(receive, limit)
@@ -77,7 +91,26 @@ async def _receive_all(receive: Receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise BodyRejected(413, "too_large")
+            raise BodyRejected(413, "too_large", unread=message.get("more_body", False))
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _expects_continue(headers: Mapping[bytes, bytes]) -> bool:
+    return headers.get(b"expect", b"").lower() == b"100-continue"
+
+
+async def drain(receive: Receive, *, timeout_s: float, max_bytes: int = DRAIN_MAX_BYTES) -> int:
+    """Read and discard the rest of a refused body until it ends, `max_bytes` or `timeout_s`; the bytes read."""
+    read = 0
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            while read <= max_bytes:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                read += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+    return read

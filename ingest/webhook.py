@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
-from ingest.body import BodyRejected, read_body, request_headers, text
+from ingest.body import BodyRejected, drain, read_body, request_headers, text
 from ingest.deadlines import ReadDeadlines
 from ingest.delivery import Delivery
 from ingest.metrics import EdgeMetrics
@@ -57,7 +57,11 @@ class WebhookEndpoint:
             records = parse_webhook(received.body, received_at=received.received_at,
                                     body_sha256=received.body_sha256)
         except BodyRejected as refused:
-            await answer(send, self._refused(refused.status, refused.reason))
+            status = self._refused(refused.status, refused.reason)
+            if refused.unread:
+                await answer_then_drain(send, receive, status, self.settings.body_read_timeout_s)
+            else:
+                await answer(send, status)
             return
         except WebhookRejected as refused:
             await answer(send, self._refused(400, refused.reason))
@@ -92,6 +96,16 @@ def _answer_messages(status: int) -> tuple[Message, Message]:
 
 
 _ANSWERS = {status: _answer_messages(status) for status in (200, 400, 401, 403, 408, 413, 415, 503)}
+
+
+async def answer_then_drain(send: Send, receive: Receive, status: int, timeout_s: float) -> None:
+    """A refusal sent before the body was read: the answer goes out at once (the client can read it while
+    it writes), the rest of the body is drained (ingest.body), then the connection closes cleanly."""
+    start, body = _ANSWERS[status]
+    await send({**start, "headers": [*start["headers"], (b"connection", b"close")]})
+    await send({**body, "more_body": True})
+    await drain(receive, timeout_s=timeout_s)
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def answer(send: Send, status: int) -> None:
