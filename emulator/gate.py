@@ -52,6 +52,9 @@ class GraphControls:
     latency_ms: float
     jitter_ms: float
     expired: set[str] = field(default_factory=set)  # page ids whose current token is expired
+    # page ids whose conversation listings hand back the cursor they were asked with (a paging bug:
+    # a client that follows `paging.next` blindly never reaches the end)
+    looping_cursors: set[str] = field(default_factory=set)
 
     @classmethod
     def from_config(cls, config: GraphConfig) -> GraphControls:
@@ -120,6 +123,10 @@ class GraphState:
         self.world.set_token(page_id, token)
         self.controls.expired.discard(page_id)
 
+    def loop_cursors(self, page_id: str, looping: bool = True) -> None:
+        self.world.page(page_id)
+        (self.controls.looping_cursors.add if looping else self.controls.looping_cursors.discard)(page_id)
+
     def usage(self, page_ids: set[str]) -> dict[str, Usage]:
         now = self.clock()
         return {p: self.budget(p).usage(now) for p in sorted(page_ids)}
@@ -138,6 +145,8 @@ class GraphState:
             self._authorise(page_id, params)
             self._charge(page_id)
             payload = resolve.answer(self.world, target, params, self.config.limits, link)
+            if page_id in self.controls.looping_cursors and target.kind == "conversations":
+                payload = _repeat_cursor(payload, path, params, link)
             self.budget(page_id).work.charge(self.clock(), resolve.work_units(payload))
             return Answer(200, payload, page_id)
         except GraphError as exc:
@@ -168,3 +177,15 @@ class GraphState:
         if self.rng.random() < self.controls.transient_failure_rate:
             self.stats.transient[page_id] += 1
             raise errors.transient()
+
+
+def _repeat_cursor(payload: JSON, path: str, params: dict[str, str],
+                   link: Callable[[str, dict[str, str]], str]) -> JSON:
+    """A listing page whose `next` asks for this same page again (from the second page on)."""
+    paging = payload.get("paging")
+    after = params.get("after")
+    if after is None or not isinstance(paging, dict) or "next" not in paging:
+        return payload
+    query = {k: v for k, v in params.items() if k not in {"after", "before"}} | {"after": after}
+    return {**payload, "paging": {**paging, "cursors": {**paging["cursors"], "after": after},
+                                  "next": link(path, query)}}

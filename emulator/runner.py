@@ -61,6 +61,10 @@ class Emulator:
     def expire_token(self, page_id: str) -> None:
         self.graph_state.expire_token(page_id)
 
+    def loop_cursors(self, page_id: str, looping: bool = True) -> None:
+        """From its second page on, `page_id`'s conversation listing repeats the cursor it was asked with."""
+        self.graph_state.loop_cursors(page_id, looping)
+
     def set_token(self, page_id: str, token: str) -> None:
         self.graph_state.set_token(page_id, token)
 

@@ -1,6 +1,8 @@
 """Walk a page's conversation listings newest first and produce one graph record per conversation.
 
-A walk never stores a cursor: it follows `paging.cursors.after` within one run only. Incremental
+A walk never stores a cursor: it follows `paging.cursors.after` within one run only, and never the
+same cursor twice: a listing that hands back a cursor already followed (a paging bug) would loop for
+as long as the lease is renewed, so the run fails with `ListingLoop` instead. Incremental
 walks read the inbox and stop at the first conversation older than the cutoff (the listing is
 ordered by `updated_time`, newest first, so everything after it is older too). Full walks read
 every folder to its end. Produced records are only *sent* here; the caller awaits every ack before
@@ -18,10 +20,29 @@ from typing import Any, Protocol
 from ingest.records import EventRecord, Platform, encode, key_bytes
 from ingest.settings import Secret
 from reconciler.graph import Answer, CallStats, GraphClient
-from reconciler.snapshot import FULL_SYNC_FOLDERS, listing_params, parse_time, read_listing, snapshot_record
+from reconciler.snapshot import (
+    FULL_SYNC_FOLDERS,
+    SnapshotError,
+    listing_params,
+    parse_time,
+    read_listing,
+    snapshot_record,
+)
 
 
 YIELD_EVERY = 10  # records produced between yields to the event loop
+
+
+class ListingLoop(SnapshotError):
+    """The Graph API handed back a listing cursor this walk already followed: fail the run, never loop."""
+
+
+def check_cursor(seen: set[str], after: str, folder: str) -> None:
+    """Remember `after`; raise ListingLoop when it was followed before in this folder."""
+    if after in seen:
+        raise ListingLoop(f"the {folder} listing repeated a cursor after {len(seen)} pages; "
+                          "the run stops instead of reading the same page again")
+    seen.add(after)
 
 
 class Sender(Protocol):
@@ -83,6 +104,7 @@ class Walker:
         """Walk one folder. The next listing page is requested as soon as this one's cursor is known,
         so producing this page's records overlaps the next call: the governor alone sets the pace."""
         fetch = asyncio.create_task(self._fetch(plan, folder, plan.page_size, None, stats))
+        followed: set[str] = set()
         try:
             while True:
                 answer = await fetch
@@ -90,6 +112,8 @@ class Walker:
                 reached_cutoff = _reaches_cutoff(plan, listing.conversations)
                 more = not reached_cutoff and listing.after is not None
                 if more:
+                    assert listing.after is not None
+                    check_cursor(followed, listing.after, folder)
                     limit = int(answer.params.get("limit", plan.page_size))
                     fetch = asyncio.create_task(self._fetch(plan, folder, limit, listing.after, stats))
                     await asyncio.sleep(0)  # let the request go out before the CPU work of producing

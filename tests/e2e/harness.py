@@ -37,6 +37,7 @@ class System:
     database_url: str
     emu: Emulator
     app_secret: str
+    kafka: KafkaSettings
 
     def role(self, name: str) -> Role:
         return self.procs.roles[name]
@@ -54,6 +55,12 @@ class System:
             status, _ = await self.admin("POST", "/admin/pages", {
                 "page_id": page.page_id, "platform": page.platform, "name": page.name, "access_token": token})
             assert status == 201, f"registering {page.page_id}: HTTP {status}"
+
+    async def metrics(self) -> str:
+        """serve's /metrics text."""
+        async with aiohttp.ClientSession() as http:
+            async with http.get(self.serve_url + "/metrics") as response:
+                return await response.text()
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         conn = await asyncpg.connect(self.database_url)
@@ -130,7 +137,8 @@ async def running_system(database_url: str, kafka: KafkaSettings, folder: Path, 
                           app_secret=app_secret)
         graph = replace(config.graph, app_secret=app_secret)
         async with run_emulator(replace(config, port=graph_port, webhook=webhook, graph=graph)) as emu:
-            system = System(procs, f"http://127.0.0.1:{serve_port}", admin_token, database_url, emu, app_secret)
+            system = System(procs, f"http://127.0.0.1:{serve_port}", admin_token, database_url, emu, app_secret,
+                            kafka)
             if register:
                 await system.register_pages()
             try:

@@ -14,17 +14,20 @@ checks both: after the incremental pass no message is missing, after the full on
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
 
 from convsync.embedded import Postgres, free_port
 from convsync.migrate import migrate_url
+from emulator.model import WebhookEvent
 from emulator.runner import EmulatorConfig
 from emulator.traffic import TrafficConfig
 from emulator.webhooks import WebhookConfig
 from emulator.world import WorldConfig
 from ingest.settings import KafkaSettings
+from tests.consumers.brokers import committed as committed_offsets
 from tests.e2e.harness import System, running_system, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
@@ -109,14 +112,54 @@ async def _repair(system: System, *, expect_failed: frozenset[str] = frozenset()
 
 
 async def _no_double_effect(system: System) -> None:
-    doubled = await system.fetch(
-        "SELECT event_key, count(*) FROM conversation_events GROUP BY 1 HAVING count(*) > 1")
-    assert doubled == []
+    """What was delivered against what is stored: each delivered conversation event stored exactly once,
+    each message's edit count the highest delivered `num_edit`, each reaction the newest delivered one.
+    (Duplicated and reordered deliveries are in `delivered`; lost ones are not, and are not stored.)"""
     assert system.emu.delivery is not None
-    postbacks = {e.event["postback"]["mid"] for e in system.emu.delivery.delivered
-                 if e.kind == "postback" and "mid" in e.event["postback"]}
-    rows = await system.fetch("SELECT count(*) AS n FROM conversation_events WHERE kind = 'postback'")
-    assert rows[0]["n"] >= len(postbacks)
+    delivered = system.emu.delivery.delivered
+    for kind in ("postback", "referral"):
+        distinct = {json.dumps(e.event, sort_keys=True) for e in delivered if e.kind == kind}
+        rows = await system.fetch("SELECT count(*) AS n FROM conversation_events WHERE kind = $1", kind)
+        assert rows[0]["n"] == len(distinct), f"{kind}: {rows[0]['n']} rows for {len(distinct)} delivered"
+    await _edits_once(system, delivered)
+    await _reactions_newest(system, delivered)
+
+
+async def _edits_once(system: System, delivered: list[WebhookEvent]) -> None:
+    highest: dict[str, int] = {}
+    for e in delivered:
+        if e.kind == "message_edit":
+            edit = e.event["message_edit"]
+            highest[edit["mid"]] = max(highest.get(edit["mid"], 0), int(edit["num_edit"]))
+    rows = await system.fetch("SELECT mid, edit_count FROM messages WHERE mid = ANY($1::text[])", list(highest))
+    assert highest, "the test needs delivered edits"
+    wrong = {r["mid"]: (r["edit_count"], highest[r["mid"]]) for r in rows if r["edit_count"] != highest[r["mid"]]}
+    assert not wrong, f"edit_count (stored, highest delivered): {wrong}"
+
+
+async def _reactions_newest(system: System, delivered: list[WebhookEvent]) -> None:
+    newest: dict[tuple[str, str], tuple[int, str | None]] = {}
+    for e in delivered:
+        if e.kind == "reaction":
+            r, key = e.event["reaction"], (e.event["reaction"]["mid"], e.event["sender"]["id"])
+            value = None if r["action"] == "unreact" else r["reaction"]
+            if key not in newest or int(e.event["timestamp"]) > newest[key][0]:
+                newest[key] = (int(e.event["timestamp"]), value)
+    assert newest, "the test needs delivered reactions"
+    rows = await system.fetch("SELECT mid, user_id, reaction FROM reactions")
+    stored = {(r["mid"], r["user_id"]): r["reaction"] for r in rows}
+    wrong = {k: (stored.get(k), v) for k, (_, v) in newest.items() if stored.get(k) != v}
+    assert not wrong, f"reaction (stored, newest delivered): {wrong}"
+
+
+async def _uncommitted_events(system: System) -> int:
+    """Records produced (webhook events the edge accepted, graph records the runs produced) that the
+    writer's group has not committed yet: a batch in flight."""
+    accepted = sum(int(float(line.rsplit(" ", 1)[1])) for line in (await system.metrics()).splitlines()
+                   if line.startswith("convsync_webhook_events_total{"))
+    graph = (await system.fetch("SELECT coalesce(sum(conversations), 0) AS n FROM sync_runs"))[0]["n"]
+    committed = await committed_offsets(system.kafka, "convsync-writer")
+    return accepted + graph - sum(o or 0 for o in committed.values())
 
 
 async def test_steady_traffic_with_loss_duplicates_and_reordering_converges(
@@ -137,7 +180,12 @@ async def test_consumer_killed_and_postgres_restarted_lose_nothing(kafka: KafkaS
         config = _config(seed=12, changes=500, rate=40, loss=0.05)
         async with running_system(postgres.url, kafka, tmp_path, config) as system:
             await asyncio.sleep(3)
-            system.role("consume-1").kill()  # SIGKILL mid-stream: no chance to commit anything
+
+            async def in_flight() -> bool:
+                return await _uncommitted_events(system) > 0
+
+            await wait_until(in_flight, timeout_s=30, what="events accepted but not yet committed", every_s=0.05)
+            system.role("consume-1").kill()  # SIGKILL mid-stream: no chance to commit them
             await asyncio.sleep(1)
             system.role("consume-1").start()
             await asyncio.sleep(2)
@@ -185,6 +233,9 @@ async def test_broker_restart_while_meta_keeps_sending(kafka: KafkaSettings, dat
         await asyncio.sleep(3)
         await asyncio.to_thread(broker.kill)  # webhooks now land in serve's spool
         await asyncio.sleep(5)
+        spooled = [line for line in (await system.metrics()).splitlines()
+                   if line.startswith("convsync_spool_appended_requests_total")]
+        assert spooled and float(spooled[0].rsplit(" ", 1)[1]) > 0, "the spool must hold requests meanwhile"
         await asyncio.to_thread(broker.start)  # same log dir: acknowledged records survive
         await _quiet(system, timeout_s=150)
         await _repair(system)

@@ -60,3 +60,18 @@ async def test_forced_full_sync_covers_every_conversation_again(database_url: st
         assert (second.mode, second.tally.conversations) == ("full", 120)
         assert second.tally.graph_calls == first.tally.graph_calls - 1  # the learnt limit: no code-1 call
         assert await env.fetchval("SELECT count(*) FROM sync_runs WHERE status = 'succeeded'") == 2
+
+
+async def test_a_listing_that_repeats_its_cursor_fails_the_run_instead_of_looping(
+        database_url: str, kafka: KafkaSettings) -> None:
+    async with environment(database_url, kafka, world=WORLD) as env:
+        [page_id] = env.page_ids
+        env.emu.loop_cursors(page_id)
+        looped = await env.sync(page_id, "full")
+        assert looped.status == "failed" and "ListingLoop" in (looped.error or ""), looped
+        assert env.calls(page_id) < 10  # it noticed on the first repeat, not after a budget
+        watermark = await env.fetchval("SELECT last_synced_at FROM pages WHERE page_id = $1", page_id)
+        assert watermark is None  # a failed run moves no watermark
+        env.emu.loop_cursors(page_id, False)
+        fixed = await env.sync(page_id, "full")
+        assert (fixed.status, fixed.tally.conversations) == ("succeeded", 120)
