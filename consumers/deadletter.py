@@ -20,6 +20,7 @@ from consumers.rows import Rows
 from ingest.kafka import producer
 from ingest.records import RecordError, decode
 from ingest.settings import KafkaSettings
+from ingest.startup import kafka_started
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +75,12 @@ def dlq_headers(decoded: Decoded) -> list[tuple[str, bytes]]:
 
 class DeadLetters:
     def __init__(self, kafka: KafkaSettings) -> None:
+        self._kafka = kafka
         self._topic = kafka.topics.dlq
         self._producer = producer(kafka)
 
     async def __aenter__(self) -> DeadLetters:
-        await self._producer.start()
+        await kafka_started(self._producer, self._kafka, producer=True)
         return self
 
     async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:

@@ -41,6 +41,7 @@ from consumers.failures import DatabaseUnavailable, WriterDefect
 from consumers.policy import Backoff, BatchPolicy, PoisonPolicy
 from consumers.store import WriteResult, load_statements
 from ingest.settings import Settings, require
+from ingest.startup import database_ready, kafka_started
 
 log = structlog.get_logger("convsync.consumer")
 
@@ -83,27 +84,33 @@ async def run_consumer(settings: Settings, *, stop: asyncio.Event | None = None,
     `probes_at` (host, port): serve /metrics, /healthz and /readyz there (consumers.probes)."""
     stop = stop or asyncio.Event()
     url = require(settings.database.url, "DATABASE_URL").reveal()
-    listener = _Revocations()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=require(settings.kafka.bootstrap, "KAFKA_BOOTSTRAP"),
-        group_id=settings.consumer.group_id, enable_auto_commit=False, auto_offset_reset="earliest",
-        # a broker may hold an empty fetch for its whole max wait (Tansu does): keep it below the batch wait
-        fetch_max_wait_ms=max(10, min(100, settings.consumer.batch_max_wait_ms // 2)))
-    consumer.subscribe([settings.kafka.topics.events], listener=listener)
     load_statements()  # a broken installation stops here, naming the file
+    await database_ready(url)
+    listener = _Revocations()
     async with contextlib.AsyncExitStack() as stack:
         database = await stack.enter_async_context(Database(url))
         dead_letters = await stack.enter_async_context(DeadLetters(settings.kafka))
+        consumer = _group_member(settings, listener)
         if probes_at is not None:  # before joining the group: alive at once, ready once assigned
 
             async def checks() -> dict[str, bool]:
                 return {"partitions_assigned": bool(consumer.assignment()), "database": await database.ping()}
 
             await stack.enter_async_context(probes.serving(*probes_at, checks))
-        await consumer.start()
+        await kafka_started(consumer, settings.kafka, producer=False)
         stack.push_async_callback(consumer.stop)
         worker = _Worker(settings, consumer, database, dead_letters, on_batch)
         await worker.run(stop, listener.lock)
+
+
+def _group_member(settings: Settings, listener: _Revocations) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=require(settings.kafka.bootstrap, "KAFKA_BOOTSTRAP"),
+        group_id=settings.consumer.group_id, enable_auto_commit=False, auto_offset_reset="earliest",
+        # a broker may hold an empty fetch for its whole max wait (Tansu does): keep it below the batch wait
+        fetch_max_wait_ms=max(10, min(100, settings.consumer.batch_max_wait_ms // 2)))
+    consumer.subscribe([settings.kafka.topics.events], listener=listener)
+    return consumer
 
 
 class _Worker:

@@ -15,6 +15,7 @@ import click
 
 from convsync import logs
 from ingest.settings import Settings, SettingsError, load, require
+from ingest.startup import StartupError
 
 # command name -> (module, attribute, one-line help shown by --help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -75,14 +76,18 @@ def migrate(settings: Settings) -> None:
     from convsync.migrate import migrate_url
 
     url = require(settings.database.url, "DATABASE_URL").reveal()
-    applied = asyncio.run(migrate_url(url))
+    applied = asyncio.run(migrate_url(url, reachable=True))
     click.echo(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
 
 
 def run() -> None:
-    """Entry point wrapper: a SettingsError from any command is one line, exit code 2."""
+    """Entry point wrapper: a SettingsError from any command is one line, exit code 2; a StartupError
+    (a database or broker that cannot be reached or used) one line, exit code 1."""
     try:
         main(standalone_mode=True)
     except SettingsError as exc:
         click.echo(f"convsync: {exc}", err=True)
         sys.exit(2)
+    except StartupError as exc:
+        click.echo(f"convsync: {exc}", err=True)
+        sys.exit(1)

@@ -15,6 +15,9 @@ from importlib import resources
 import asyncpg
 import structlog
 
+import migrations
+from ingest.startup import StartupError, where
+
 log = structlog.get_logger("convsync.migrate")
 
 LOCK_KEY = 0x636F6E7673796E63  # "convsync"
@@ -44,12 +47,7 @@ class Migration:
 
 def available() -> list[Migration]:
     files = resources.files("migrations")
-    found = [
-        Migration(entry.name.removesuffix(".sql"), entry.read_text())
-        for entry in files.iterdir()
-        if entry.name.endswith(".sql")
-    ]
-    return sorted(found, key=lambda m: m.version)
+    return [Migration(version, (files / f"{version}.sql").read_text()) for version in migrations.versions()]
 
 
 def pending(all_migrations: list[Migration], applied: dict[str, str]) -> list[Migration]:
@@ -79,8 +77,16 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
         await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
 
 
-async def migrate_url(url: str) -> list[str]:
-    conn = await asyncpg.connect(url)
+async def migrate_url(url: str, *, reachable: bool = False) -> list[str]:
+    """Migrate the database at `url`. With `reachable`, a server that cannot be reached is a StartupError
+    (one line for the command) instead of the driver's exception."""
+    try:
+        conn = await asyncpg.connect(url, timeout=10)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        if not reachable:
+            raise
+        raise StartupError(f"PostgreSQL at {where(url)} cannot be reached ({exc.__class__.__name__}): "
+                           "check CONVSYNC_DATABASE_URL and that the server is up") from None
     try:
         return await migrate(conn)
     finally:

@@ -33,7 +33,7 @@ def reconcile(settings: Settings, metrics_port: int | None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with open_reconciler(settings) as reconciler:
+        async with open_reconciler(settings, check=True) as reconciler:
             await reconcile_forever(reconciler, stop)
 
     asyncio.run(main())
@@ -74,7 +74,7 @@ def pages_add(settings: Settings, page_id: str, platform: str, name: str, token:
     cipher = TokenCipher(require(settings.graph.token_keys, "TOKEN_KEY"))
 
     async def main() -> bool:
-        async with open_pool(settings) as pool, pool.acquire() as conn:
+        async with open_pool(settings, check=True) as pool, pool.acquire() as conn:
             return await page_table.upsert(conn, page_id, platform, name, cipher.encrypt(token))
 
     created = asyncio.run(main())
@@ -87,7 +87,7 @@ def pages_add(settings: Settings, page_id: str, platform: str, name: str, token:
 def pages_list(settings: Settings, as_json: bool) -> None:
     """Pages with their status, watermark and last run (never their tokens)."""
     async def main() -> list[dict[str, Any]]:
-        async with open_pool(settings) as pool, pool.acquire() as conn:
+        async with open_pool(settings, check=True) as pool, pool.acquire() as conn:
             return [compat.jsonable(r) for r in await page_table.public_rows(conn)]
 
     rows = asyncio.run(main())
@@ -105,7 +105,7 @@ def pages_list(settings: Settings, as_json: bool) -> None:
 def pages_remove(settings: Settings, page_id: str) -> None:
     """Disconnect a page (its conversations and messages stay)."""
     async def main() -> bool:
-        async with open_pool(settings) as pool, pool.acquire() as conn:
+        async with open_pool(settings, check=True) as pool, pool.acquire() as conn:
             return await page_table.remove(conn, page_id)
 
     if not asyncio.run(main()):

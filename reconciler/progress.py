@@ -21,7 +21,7 @@ async def run_with_progress(settings: Settings, page_id: str | None, mode: Reque
     console = Console(stderr=True)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=False) as bar:
-        async with open_reconciler(settings) as reconciler:
+        async with open_reconciler(settings, check=True) as reconciler:
             started = await _start(reconciler, bar, page_id, mode)
             return [await _finished(reconciler, bar, s) for s in started]
 
@@ -50,11 +50,17 @@ async def _finished(reconciler: Reconciler, bar: Progress, started: StartedRun) 
     return row
 
 
-def pages_table(rows: list[dict[str, Any]]) -> None:
-    table = Table("page_id", "platform", "name", "status", "last_synced_at", "last run")
+def pages_table(rows: list[dict[str, Any]], console: Console | None = None) -> None:
+    """One line per page. An id is what the user copies next, so its column is never cut or wrapped:
+    the other columns wrap instead."""
+    widest = max((len(str(row["page_id"])) for row in rows), default=len("page_id"))
+    table = Table(show_lines=False)
+    table.add_column("page_id", no_wrap=True, min_width=max(widest, len("page_id")), overflow="fold")
+    for name in ("platform", "name", "status", "last_synced_at", "last run"):
+        table.add_column(name, overflow="fold")
     for row in rows:
         last = row.get("last_run") or {}
         summary = f"{last.get('status', '-')} {last.get('mode', '')} {last.get('finished_at') or ''}".strip()
         table.add_row(row["page_id"], row["platform"], row["name"], row["status"],
                       str(row.get("last_synced_at") or "-"), summary)
-    Console().print(table)
+    (console or Console()).print(table)

@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import asyncpg
 
-from ingest.kafka import ensure_topics, producer
+from ingest.kafka import producer
 from ingest.settings import Settings, require
+from ingest.startup import database_ready, kafka_started, topics_ensured
 from reconciler.governor import Clock, GovernorPolicy, Governors, Sleep
 from reconciler.graph import GraphClient
 from reconciler.run import RunContext
@@ -34,8 +35,11 @@ def _clock_ms() -> int:
 
 
 @contextlib.asynccontextmanager
-async def open_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+async def open_pool(settings: Settings, *, check: bool = False) -> AsyncIterator[asyncpg.Pool]:
+    """With `check`, a database that cannot be reached or lacks migrations is a StartupError first."""
     url = require(settings.database.url, "DATABASE_URL").reveal()
+    if check:
+        await database_ready(url)
     # min_size=0: no connection at start-up, so `serve` (which hosts the admin API) starts and takes
     # webhooks even while PostgreSQL is down; connections open on first use.
     pool = await asyncpg.create_pool(url, min_size=0, max_size=settings.database.pool_max)
@@ -47,16 +51,18 @@ async def open_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
 
 @contextlib.asynccontextmanager
 async def open_reconciler(settings: Settings, owner: str | None = None, *, clock: Clock = time.monotonic,
-                          sleep: Sleep = asyncio.sleep) -> AsyncIterator[Reconciler]:
-    """`clock` and `sleep` pace the Graph calls (tests pass a virtual clock to wait without waiting)."""
+                          sleep: Sleep = asyncio.sleep, check: bool = False) -> AsyncIterator[Reconciler]:
+    """`clock` and `sleep` pace the Graph calls (tests pass a virtual clock to wait without waiting).
+    With `check` (the commands, not serve's admin API, which starts while PostgreSQL is down), the
+    database is checked first and Kafka trouble is a StartupError."""
     cipher = TokenCipher(require(settings.graph.token_keys, "TOKEN_KEY"))
     require(settings.kafka.bootstrap, "KAFKA_BOOTSTRAP")
-    await ensure_topics(settings.kafka)
+    await topics_ensured(settings.kafka)
     governors = Governors(GovernorPolicy(calls_per_second=settings.graph.calls_per_second), clock, sleep)
     async with contextlib.AsyncExitStack() as stack:
-        pool = await stack.enter_async_context(open_pool(settings))
+        pool = await stack.enter_async_context(open_pool(settings, check=check))
         kafka = producer(settings.kafka)
-        await kafka.start()
+        await kafka_started(kafka, settings.kafka, producer=True)
         stack.push_async_callback(kafka.stop)
         session = await stack.enter_async_context(aiohttp.ClientSession(timeout=GRAPH_TIMEOUT))
         graph = GraphClient(settings.graph, session, governors, sleep=sleep)

@@ -1,0 +1,100 @@
+"""Start-up checks every long-running command makes, each failure one line that names its cause and
+the setting to change (`convsync.cli.run` prints it and exits 1; never a traceback).
+
+    database_ready(url)            PostgreSQL answers and holds every migration this version ships
+    kafka_started(client, kafka)   a producer or consumer connected (and, with idempotence on, the
+                                   broker granted a producer id: Tansu does not)
+    topics_ensured(kafka)          convsync's topics exist (created when missing), within 30 s
+
+Nothing here prints a password: a database is named by host, port and database name only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import asyncpg
+from aiokafka.errors import KafkaConnectionError, KafkaError
+
+import migrations
+from ingest.kafka import ensure_topics
+from ingest.settings import PREFIX, KafkaSettings
+
+
+class StartupError(RuntimeError):
+    """A command cannot start; the message is the one line the user sees."""
+
+
+class KafkaClient(Protocol):
+    async def start(self) -> Any: ...
+
+    async def stop(self) -> Any: ...
+
+
+def where(url: str) -> str:
+    """`host:port/database` of a PostgreSQL URL, without user or password."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    return f"{host}:{parts.port or 5432}{parts.path or '/'}"
+
+
+async def database_ready(url: str, *, timeout_s: float = 10.0) -> None:
+    """PostgreSQL answers at `url` and has every migration of this version applied."""
+    try:
+        conn = await asyncpg.connect(url, timeout=timeout_s)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise StartupError(f"PostgreSQL at {where(url)} cannot be reached ({exc.__class__.__name__}): "
+                           f"check {PREFIX}DATABASE_URL and that the server is up") from None
+    try:
+        applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+    except asyncpg.UndefinedTableError:
+        applied = set()
+    finally:
+        await conn.close()
+    missing = [v for v in migrations.versions() if v not in applied]
+    if missing:
+        raise StartupError(f"the database at {where(url)} lacks migration(s) {', '.join(missing)}: "
+                           f"run `convsync migrate` with the same {PREFIX}DATABASE_URL")
+
+
+@contextlib.contextmanager
+def _quiet_aiokafka() -> Iterator[None]:
+    """aiokafka logs its own ERROR lines for a failed start; the StartupError says it in one."""
+    logger = logging.getLogger("aiokafka")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+async def kafka_started(client: KafkaClient, kafka: KafkaSettings, *, producer: bool) -> None:
+    """`await client.start()`, or StartupError (the client stopped) naming what to change."""
+    try:
+        with _quiet_aiokafka():
+            await client.start()
+    except KafkaError as exc:
+        await client.stop()
+        if isinstance(exc, KafkaConnectionError):
+            raise StartupError(f"Kafka at {kafka.bootstrap} cannot be reached: check {PREFIX}KAFKA_BOOTSTRAP "
+                               "and that the broker is up") from None
+        if producer and kafka.idempotence:
+            raise StartupError(f"Kafka at {kafka.bootstrap} refused an idempotent producer "
+                               f"({exc.__class__.__name__}); a broker without it (such as Tansu) needs "
+                               f"{PREFIX}KAFKA_IDEMPOTENCE=false") from None
+        raise StartupError(f"Kafka at {kafka.bootstrap} refused the connection ({exc.__class__.__name__}: "
+                           f"{exc})") from None
+
+
+async def topics_ensured(kafka: KafkaSettings) -> None:
+    try:
+        with _quiet_aiokafka():
+            await ensure_topics(kafka)
+    except KafkaError as exc:
+        raise StartupError(f"Kafka at {kafka.bootstrap} cannot be reached ({exc.__class__.__name__}): "
+                           f"check {PREFIX}KAFKA_BOOTSTRAP and that the broker is up") from None
