@@ -15,7 +15,8 @@ ARG CONVSYNC_EXTRAS=embedded
 COPY --from=build /dist /dist
 # artifact: install
 RUN python -m pip install --no-cache-dir "$(ls /dist/convsync-*.whl)[${CONVSYNC_EXTRAS}]" && rm -rf /dist
-RUN useradd --create-home --uid 10001 convsync
+# the spool's volume (docker-compose.yml) is created from this folder, so it belongs to the user too
+RUN useradd --create-home --uid 10001 convsync && install -d -o convsync -g convsync /var/lib/convsync
 USER convsync
 WORKDIR /home/convsync
 ENTRYPOINT ["convsync"]

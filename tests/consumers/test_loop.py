@@ -158,27 +158,31 @@ def own_postgres(data_dir: Path) -> Postgres:
 
 async def test_database_outage_commits_nothing_then_writes_everything(
         consumer_settings: Settings, own_postgres: Postgres, reference_db: asyncpg.Connection) -> None:
+    """The database goes away under a running writer: its batches are retried, nothing is committed
+    meanwhile, and everything is written once it is back. (A writer that starts while the database
+    is down stops at once with one line instead: tests/convsync/test_startup_errors.py.)"""
     await migrate_url(own_postgres.url)
     settings = dataclasses.replace(consumer_settings, database=dataclasses.replace(
         consumer_settings.database, url=Secret(own_postgres.url)))
-    records = traffic.mixed(150, pages=2, messages_per_conversation=6, seed=3)
-    expected = await expected_state(reference_db, records)
-    own_postgres.stop()
-    await produce(settings.kafka, records)
-    retries = metrics.DB_RETRIES._value.get()
+    first, *rest = traffic.mixed(150, pages=2, messages_per_conversation=6, seed=3)
+    expected = await expected_state(reference_db, [first, *rest])
+    await produce(settings.kafka, [first])
     running = Running(settings)
     try:
+        await wait_for(lambda: _all_committed(settings, 1), "the first record written and committed")
+        own_postgres.stop()
+        retries = metrics.DB_RETRIES._value.get()
+        await produce(settings.kafka, rest)
         await wait_for(_more_than(retries + 2), "a few failed write attempts")
-        assert running.batches == []
-        assert set((await committed(settings.kafka, settings.consumer.group_id)).values()) == {None}
+        assert len(running.batches) == 1
+        assert sum(o or 0 for o in (await committed(settings.kafka, settings.consumer.group_id)).values()) == 1
         own_postgres.start()
         conn = await asyncpg.connect(own_postgres.url)
         await wait_for(state_is(conn, expected), "everything written after the database returned")
         await conn.close()
-        await wait_for(lambda: _all_committed(settings, len(records)), "offsets committed")
+        await wait_for(lambda: _all_committed(settings, 1 + len(rest)), "offsets committed")
     finally:
         await running.finish()
-    assert await read_dlq(settings.kafka, expect=1, timeout_s=2) == []
 
 
 def _more_than(value: float) -> Any:
