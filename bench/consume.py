@@ -47,9 +47,9 @@ from consumers.mapping import map_record  # noqa: E402
 from consumers.store import sql, write_batch  # noqa: E402
 from bench.loadgen import open_loop, request_bytes  # noqa: E402
 from convsync.embedded import EmbeddedStack, embedded_stack, free_port  # noqa: E402
-from ingest.kafka import ensure_topics, producer  # noqa: E402
-from ingest.records import EventRecord, encode, key_bytes  # noqa: E402
-from ingest.settings import KafkaSettings  # noqa: E402
+from kernel.kafka import ensure_topics, producer  # noqa: E402
+from kernel.records import EventRecord, encode, key_bytes  # noqa: E402
+from kernel.settings import KafkaSettings  # noqa: E402
 from ingest.signature import sign  # noqa: E402
 from tests.consumers import traffic  # noqa: E402
 from tests.support.databases import create_database, create_template  # noqa: E402

@@ -49,13 +49,12 @@ from emulator.graph import GraphConfig
 from emulator.resolve import Limits
 from emulator.runner import Emulator, EmulatorConfig, run_emulator
 from emulator.world import World, WorldConfig
-from ingest.settings import KafkaSettings, Settings, load
+from kernel.settings import KafkaSettings, Settings, load
 from reconciler import pages
-from reconciler.graph import CallStats
 from reconciler.resources import open_pool, open_reconciler
 from reconciler.run import RunOutcome
 from reconciler.service import Reconciler
-from reconciler.snapshot import FULL_SYNC_FOLDERS, listing_params
+from reconciler.snapshot import FULL_SYNC_FOLDERS
 from reconciler.tokens import TokenCipher, new_key
 
 APP_SECRET = "bench-app-secret"

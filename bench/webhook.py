@@ -44,8 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from convsync.embedded import Tansu, free_port  # noqa: E402
-from ingest.kafka import ensure_topics  # noqa: E402
-from ingest.settings import KafkaSettings  # noqa: E402
+from kernel.kafka import ensure_topics  # noqa: E402
+from kernel.settings import KafkaSettings  # noqa: E402
 from ingest.signature import sign  # noqa: E402
 from bench.proctime import CpuMeter  # noqa: E402
 from tests.support.apache_kafka import ApacheKafka  # noqa: E402

@@ -14,7 +14,7 @@ import click
 
 from consumers.failures import WriterDefect
 from consumers.loop import PoisonLimitExceeded, run_consumer
-from ingest.settings import Settings, require
+from kernel.settings import Settings, require
 
 
 @click.command()

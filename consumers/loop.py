@@ -36,12 +36,13 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from consumers import metrics, probes
 from consumers.database import Database, Written
-from consumers.deadletter import DeadLetters, Decoded, decode_all
+from consumers.deadletter import DeadLetters
+from consumers.decoding import Decoded, decode_all
 from consumers.failures import DatabaseUnavailable, WriterDefect
 from consumers.policy import Backoff, BatchPolicy, PoisonPolicy
 from consumers.store import WriteResult, load_statements
-from ingest.settings import Settings, require
-from ingest.startup import database_ready, kafka_started
+from kernel.settings import Settings, require
+from kernel.startup import database_ready, kafka_started
 
 log = structlog.get_logger("convsync.consumer")
 

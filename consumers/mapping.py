@@ -13,7 +13,6 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from consumers.rows import (
@@ -29,7 +28,9 @@ from consumers.rows import (
     SnapshotRow,
     WatermarkRow,
 )
-from ingest.records import EventRecord, RecordError
+from kernel.jsonvalues import integer_or_none, required_object, required_text
+from kernel.records import EventRecord, RecordError
+from kernel.times import epoch_ms, graph_time_ms
 
 Event = Mapping[str, Any]
 
@@ -89,13 +90,8 @@ def event_ms(record: EventRecord) -> int:
     """Meta's event time: the record's, else the event's own (ms, or dashboard string seconds), else arrival."""
     if record.timestamp is not None:
         return record.timestamp
-    raw = record.event.get("timestamp")
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw.strip().isdigit():
-        number = int(raw.strip())
-        return number * 1000 if number < 10**11 else number
-    return record.received_at
+    millis = epoch_ms(record.event.get("timestamp"))
+    return millis if millis is not None else record.received_at
 
 
 def _require_user(record: EventRecord) -> str:
@@ -105,17 +101,11 @@ def _require_user(record: EventRecord) -> str:
 
 
 def _object(data: Event, name: str) -> Event:
-    value = data.get(name)
-    if not isinstance(value, dict):
-        raise RecordError(f"event field {name!r} must be an object")
-    return value
+    return required_object(data, name, RecordError, "event field")
 
 
 def _text(data: Event, name: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value:
-        raise RecordError(f"event field {name!r} must be a non-empty string")
-    return value
+    return required_text(data, name, RecordError, "event field")
 
 
 def _optional_str(value: Any) -> str | None:
@@ -124,10 +114,6 @@ def _optional_str(value: Any) -> str | None:
 
 def _optional_json(value: Any) -> str | None:
     return None if value is None else canonical_json(value)
-
-
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _message(record: EventRecord) -> Rows:
@@ -158,7 +144,7 @@ def _message(record: EventRecord) -> Rows:
 
 
 def _delivery(record: EventRecord) -> Rows:
-    watermark = _int_or_none(_object(record.event, "delivery").get("watermark"))
+    watermark = integer_or_none(_object(record.event, "delivery").get("watermark"))
     if watermark is None:
         return Rows()
     return Rows(watermarks=(WatermarkRow(record.page_id, _require_user(record), delivered_ms=watermark),))
@@ -168,7 +154,7 @@ def _read(record: EventRecord) -> Rows:
     user_id = _require_user(record)
     read = _object(record.event, "read")
     rows: list[Rows] = []
-    watermark = _int_or_none(read.get("watermark"))
+    watermark = integer_or_none(read.get("watermark"))
     if watermark is not None:
         rows.append(Rows(watermarks=(WatermarkRow(record.page_id, user_id, read_ms=watermark),)))
     if isinstance(read.get("mid"), str):
@@ -195,7 +181,7 @@ def _reaction(record: EventRecord) -> Rows:
 
 def _edit(record: EventRecord) -> Rows:
     edit = _object(record.event, "message_edit")
-    num_edit = _int_or_none(edit.get("num_edit"))
+    num_edit = integer_or_none(edit.get("num_edit"))
     if num_edit is None:
         raise RecordError("message_edit has no integer num_edit")
     row = EditRow(_text(edit, "mid"), record.page_id, _require_user(record), num_edit,
@@ -223,15 +209,10 @@ _WEBHOOK_MAPPERS = {
 
 def parse_graph_time(value: Any) -> int:
     """Graph times (`2026-11-29T10:00:00+0000`) in epoch ms."""
-    if not isinstance(value, str):
-        raise RecordError("graph time must be a string")
     try:
-        moment = datetime.fromisoformat(value)  # 3.11+: takes Graph's `+0000` and `Z`
-    except ValueError:
-        raise RecordError(f"graph time {value!r} is not ISO 8601") from None
-    if moment.tzinfo is None:
-        raise RecordError(f"graph time {value!r} has no offset")
-    return int(moment.timestamp() * 1000)
+        return graph_time_ms(value)
+    except ValueError as exc:
+        raise RecordError(str(exc)) from None
 
 
 def _snapshot(record: EventRecord) -> Rows:
@@ -249,8 +230,8 @@ def _snapshot(record: EventRecord) -> Rows:
         platform=record.platform,
         graph_id=_text(conversation, "id"),
         updated_ms=updated_ms,
-        message_count=_int_or_none(conversation.get("message_count")),
-        unread_count=_int_or_none(conversation.get("unread_count")),
+        message_count=integer_or_none(conversation.get("message_count")),
+        unread_count=integer_or_none(conversation.get("unread_count")),
         snippet=_optional_str(conversation.get("snippet")),
         participants=_optional_json(conversation.get("participants")),
         can_reply=conversation.get("can_reply") if isinstance(conversation.get("can_reply"), bool) else None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ingest.settings import ConsumerSettings
+from kernel.settings import ConsumerSettings
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,8 @@ import sys
 import click
 
 from convsync import logs
-from ingest.settings import Settings, SettingsError, load, require
-from ingest.startup import StartupError
+from kernel.settings import Settings, SettingsError, load, require
+from kernel.startup import StartupError
 
 # command name -> (module, attribute, one-line help shown by --help)
 COMMANDS: dict[str, tuple[str, str, str]] = {

@@ -38,7 +38,7 @@ from emulator.traffic import TrafficConfig
 from emulator.truth import compare, expected
 from emulator.webhooks import WebhookConfig
 from emulator.world import WorldConfig
-from ingest.settings import Settings
+from kernel.settings import Settings
 
 TRUTH_EVERY_S = 5.0
 

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import structlog
 
-from ingest.kafka import ensure_topics
-from ingest.settings import KafkaSettings
+from kernel.kafka import ensure_topics
+from kernel.settings import KafkaSettings
 
 log = structlog.get_logger("convsync.embedded")
 

@@ -1,6 +1,6 @@
 """Structured logging, configured once per process: JSON when not on a terminal, console otherwise.
 
-One line per unit of work with a stable event name. Secrets are wrapped (`ingest.settings.Secret`)
+One line per unit of work with a stable event name. Secrets are wrapped (`kernel.settings.Secret`)
 so they print as `***`; as a second fence, the values registered here are scrubbed from every line.
 """
 

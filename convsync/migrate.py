@@ -16,7 +16,7 @@ import asyncpg
 import structlog
 
 import migrations
-from ingest.startup import StartupError, where
+from kernel.startup import StartupError, where
 
 log = structlog.get_logger("convsync.migrate")
 

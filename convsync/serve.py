@@ -31,7 +31,7 @@ from uvicorn.supervisors import Multiprocess
 from convsync import listeners, logs
 from ingest.access_log import uvicorn_log_config
 from ingest.app import create_app
-from ingest.settings import Settings, load, require
+from kernel.settings import Settings, load, require
 
 APP = "convsync.serve:app_from_environment"  # a factory, called in each worker
 GRACEFUL_SHUTDOWN_S = 30

@@ -14,7 +14,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.table import Table
 
-from ingest.settings import KafkaSettings
+from kernel.settings import KafkaSettings
 
 
 @dataclass(frozen=True, slots=True)

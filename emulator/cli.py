@@ -22,7 +22,7 @@ from emulator.runner import Emulator, EmulatorConfig, run_emulator, wall_clock_m
 from emulator.traffic import TrafficConfig
 from emulator.webhooks import WebhookConfig
 from emulator.world import WorldConfig
-from ingest.settings import Settings
+from kernel.settings import Settings
 
 STATUS_EVERY_S = 5.0
 

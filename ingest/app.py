@@ -27,7 +27,7 @@ from ingest.delivery import Delivery, KafkaLink
 from ingest.drain import drain_forever
 from ingest.health import readiness
 from ingest.metrics import EdgeMetrics
-from ingest.settings import Settings
+from kernel.settings import Settings
 from ingest.spool import Spool
 from ingest.webhook import WebhookEndpoint
 

@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
 
-from ingest.records import EventRecord, Topics, encode, key_bytes
+from kernel.records import EventRecord, Topics, encode, key_bytes
 from ingest.shipping import ProduceRequests
-from ingest.spool import Received
+from ingest.received import Received
 
 Partitioner = Callable[[bytes | None, Sequence[int], Sequence[int]], int]
 Headers = list[tuple[str, bytes]]

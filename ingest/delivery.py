@@ -21,13 +21,14 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from ingest.coalesce import Coalescer, raw_headers
-from ingest.kafka import producer as new_producer
+from kernel.kafka import producer as new_producer
 from ingest.metrics import EdgeMetrics
 from ingest.partition import MemoPartitioner
-from ingest.records import EventRecord, Topics, encode, key_bytes
-from ingest.settings import KafkaSettings, WebhookSettings
+from kernel.records import EventRecord, Topics, encode, key_bytes
+from kernel.settings import KafkaSettings, WebhookSettings
 from ingest.shipping import ProduceRequests
-from ingest.spool import Received, Spool, SpoolFull
+from ingest.received import Received
+from ingest.spool import Spool, SpoolFull
 
 log = structlog.get_logger("convsync.ingest")
 

@@ -15,8 +15,9 @@ import structlog
 from ingest.delivery import PRODUCE_ERRORS, Delivery
 from ingest.health import kafka_reachable
 from ingest.parse import WebhookRejected, parse_webhook
-from ingest.records import EventRecord
-from ingest.spool import Received, SegmentClaim
+from kernel.records import EventRecord
+from ingest.received import Received
+from ingest.spool import SegmentClaim
 
 log = structlog.get_logger("convsync.ingest")
 

@@ -11,7 +11,7 @@ import asyncio
 import asyncpg
 
 from ingest.delivery import PRODUCE_ERRORS, KafkaLink
-from ingest.settings import Secret
+from kernel.settings import Secret
 from ingest.spool import Spool
 
 CHECK_TIMEOUT_S = 2.0

@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ingest import jsoncodec
-from ingest.records import EventRecord, Kind, Platform
+from kernel import jsoncodec
+from kernel.times import epoch_ms
+from kernel.records import EventRecord, Kind, Platform
 
 PLATFORMS: Mapping[str, Platform] = {"page": "messenger", "instagram": "instagram"}
 
@@ -40,9 +41,6 @@ KIND_KEYS: tuple[tuple[str, Kind], ...] = (
     ("policy_enforcement", "policy_enforcement"),
     ("policy-enforcement", "policy_enforcement"),
 )
-
-_SECONDS_BEFORE = 100_000_000_000  # below this a timestamp is in seconds (year 5138 in seconds)
-
 
 class WebhookRejected(ValueError):
     """The body is not a webhook we can read: answer 400 and store nothing."""
@@ -88,7 +86,7 @@ def counterpart(item: Mapping[str, Any], page_id: str) -> str | None:
 def event_time(item: Mapping[str, Any], fallback: Any) -> int | None:
     """Meta's time in epoch ms; tolerates string and seconds (Dashboard test payloads)."""
     for value in (item.get("timestamp"), fallback):
-        millis = _millis(value)
+        millis = epoch_ms(value)
         if millis is not None:
             return millis
     return None
@@ -157,22 +155,3 @@ def _id_of(party: Any) -> str | None:
         return None
     text = str(value)
     return text or None
-
-
-def _millis(value: Any) -> int | None:
-    if type(value) is int:  # noqa: E721 - the usual case, first (bool is a subclass, not this type)
-        return None if value < 0 else value * 1000 if value < _SECONDS_BEFORE else value
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return None
-        value = int(value)
-    if not isinstance(value, int) or value < 0:
-        return None
-    return value * 1000 if value < _SECONDS_BEFORE else value

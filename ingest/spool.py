@@ -26,9 +26,10 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from ingest.received import Received
 
 SUFFIX = ".spool"
 _FRAME = struct.Struct(">II")
@@ -37,16 +38,6 @@ _META = struct.Struct(">I")
 
 class SpoolFull(Exception):
     """The spool reached its size bound: refuse the request (503) so Meta retries later."""
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    """One verified webhook request as it arrived: what the spool keeps and the raw topic archives."""
-
-    body: bytes
-    signature: str
-    received_at: int
-    body_sha256: str
 
 
 def encode_frame(request: Received) -> bytes:

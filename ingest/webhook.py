@@ -21,9 +21,9 @@ from ingest.deadlines import ReadDeadlines
 from ingest.delivery import Delivery
 from ingest.metrics import EdgeMetrics
 from ingest.parse import WebhookRejected, parse_webhook
-from ingest.settings import WebhookSettings
+from kernel.settings import WebhookSettings
 from ingest.signature import check_signature
-from ingest.spool import Received
+from ingest.received import Received
 
 SIGNATURE_HEADER = b"x-hub-signature-256"
 _SIGNATURE_STATUS = {"missing": 401, "malformed": 403, "mismatch": 403}

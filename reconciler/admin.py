@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ingest.settings import Settings
+from kernel.settings import Settings
 from reconciler import compat, pages, runs
 from reconciler.requests import BadRequest, json_object, page_id, page_request, sync_mode
 from reconciler.resources import open_reconciler

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from kernel.jsonvalues import integer_or_none
+
 VerdictKind = Literal["ok", "throttled", "transient", "too_much_data", "token_dead", "permanent"]
 
 THROTTLE_CODES = frozenset({4, 17, 32, 613, 80001, 80006})
@@ -76,10 +78,4 @@ def _by_error(status: int, error: Mapping[str, Any], regain_s: float | None) -> 
 
 
 def _int_or_none(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
+    return integer_or_none(value, digits=True)

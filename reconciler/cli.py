@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ingest.settings import Settings, require
+from kernel.settings import Settings, require
 from reconciler import compat, pages as page_table
 from reconciler.resources import open_pool, open_reconciler
 from reconciler.tokens import TokenCipher

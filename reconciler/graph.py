@@ -27,7 +27,7 @@ from typing import Any
 
 import aiohttp
 
-from ingest.settings import GraphSettings, Secret
+from kernel.settings import GraphSettings, Secret
 from reconciler.classify import Verdict, VerdictKind, classify
 from reconciler.governor import Governors, PageGovernor
 from reconciler.retry import Attempts, RetryPolicy

@@ -16,7 +16,7 @@ import asyncpg
 
 from reconciler.db import Conn
 
-from ingest.records import Platform
+from kernel.records import Platform
 
 _LEASE_COLUMNS = "page_id, platform, name, access_token, last_synced_at, lease_owner, lease_epoch"
 

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ingest.settings import Settings
+from kernel.settings import Settings
 from reconciler.graph import CallStats
 from reconciler.resources import open_reconciler
 from reconciler.run import RequestedMode

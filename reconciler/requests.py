@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from ingest.records import PLATFORMS, Platform
+from kernel.records import PLATFORMS, Platform
 from reconciler.run import MODES, RequestedMode
 
 _PAGE_ID = re.compile(r"[0-9A-Za-z_.\-]{1,64}")

@@ -17,9 +17,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import asyncpg
 
-from ingest.kafka import producer
-from ingest.settings import Settings, require
-from ingest.startup import database_ready, kafka_started, topics_ensured
+from kernel.kafka import producer
+from kernel.settings import Settings, require
+from kernel.startup import database_ready, kafka_started, topics_ensured
 from reconciler.governor import Clock, GovernorPolicy, Governors, Sleep
 from reconciler.graph import GraphClient
 from reconciler.run import RunContext

@@ -23,7 +23,7 @@ import asyncpg
 import structlog
 from aiokafka.errors import KafkaError
 
-from ingest.settings import ReconcilerSettings
+from kernel.settings import ReconcilerSettings
 from reconciler import pages, runs
 from reconciler.graph import CallStats, GraphError, TokenDead
 from reconciler.pages import Lease

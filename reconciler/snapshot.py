@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ingest.records import EventRecord, Platform
+from kernel.jsonvalues import object_or_empty
+from kernel.records import EventRecord, Platform
+from kernel.times import graph_time
 
 MESSAGE_FIELDS = "id,created_time,from,to,message,attachments,sticker,shares"
 CONVERSATION_FIELDS = (
@@ -43,27 +45,22 @@ class ListingPage:
 def read_listing(body: Any) -> ListingPage:
     if not isinstance(body, Mapping) or not isinstance(body.get("data"), list):
         raise SnapshotError("conversations listing has no data array")
-    paging = _mapping(body.get("paging"))
-    after = _mapping(paging.get("cursors")).get("after") if paging.get("next") else None
+    paging = object_or_empty(body.get("paging"))
+    after = object_or_empty(paging.get("cursors")).get("after") if paging.get("next") else None
     items = [c for c in body["data"] if isinstance(c, Mapping)]
     return ListingPage(items, after if isinstance(after, str) and after else None)
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def parse_time(value: Any) -> datetime:
     """Meta's `2024-05-01T12:00:00+0000` (or ISO with a colon) as an aware datetime."""
-    if not isinstance(value, str):
+    if value is None:
         raise SnapshotError("conversation has no updated_time")
     try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            raise SnapshotError(f"unreadable time {value[:40]!r}") from None
+        return graph_time(value)
+    except ValueError as exc:
+        raise SnapshotError(str(exc)) from None
 
 
 def cutoff(last_synced_at: datetime | None, overlap_s: float) -> datetime | None:
@@ -92,7 +89,7 @@ def snapshot_record(
     conversation: Mapping[str, Any], *, page_id: str, platform: Platform, folder: str, run_id: str, now_ms: int,
     read_at_ms: int | None = None,
 ) -> EventRecord:
-    """The graph record of one listed conversation (DESIGN §1, ingest/records.py)."""
+    """The graph record of one listed conversation (DESIGN §1, kernel/records.py)."""
     if not isinstance(conversation.get("id"), str):
         raise SnapshotError("conversation has no id")
     updated = parse_time(conversation.get("updated_time"))

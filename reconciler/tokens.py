@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from ingest.settings import Secret
+from kernel.settings import Secret
 
 
 class TokenUnreadable(Exception):

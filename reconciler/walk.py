@@ -12,13 +12,14 @@ it moves the watermark, so the watermark never passes data that is not durably i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from ingest.records import EventRecord, Platform, encode, key_bytes
-from ingest.settings import Secret
+from kernel.jsonvalues import object_or_empty
+from kernel.records import EventRecord, Platform, encode, key_bytes
+from kernel.settings import Secret
 from reconciler.graph import Answer, CallStats, GraphClient
 from reconciler.snapshot import (
     FULL_SYNC_FOLDERS,
@@ -137,7 +138,7 @@ class Walker:
         for n, conversation in enumerate(conversations, 1):
             if n % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # other pages' requests are due too: never hog the loop for long
-            updated = parse_time(_mapping(conversation).get("updated_time"))
+            updated = parse_time(object_or_empty(conversation).get("updated_time"))
             if plan.cutoff is not None and updated < plan.cutoff:
                 return
             record = snapshot_record(conversation, page_id=plan.page_id, platform=plan.platform, folder=folder,
@@ -149,8 +150,6 @@ class Walker:
 def _reaches_cutoff(plan: WalkPlan, conversations: Sequence[Any]) -> bool:
     if plan.cutoff is None:
         return False
-    return any(parse_time(_mapping(c).get("updated_time")) < plan.cutoff for c in conversations)
+    return any(parse_time(object_or_empty(c).get("updated_time")) < plan.cutoff for c in conversations)
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}

@@ -9,8 +9,8 @@ import pytest
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from ingest.kafka import ensure_topics, topic_specs
-from ingest.settings import KafkaSettings
+from kernel.kafka import ensure_topics, topic_specs
+from kernel.settings import KafkaSettings
 from tests.support.databases import create_database, create_template, drop_database
 from tests.support.infra import Infra, broker_kind, start_infra
 

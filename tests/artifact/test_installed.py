@@ -18,7 +18,7 @@ import pytest
 
 from emulator.runner import EmulatorConfig
 from emulator.world import WorldConfig
-from ingest.settings import KafkaSettings
+from kernel.settings import KafkaSettings
 from ingest.signature import sign
 from tests.artifact import dockerfile
 from tests.artifact.conftest import Installed
@@ -29,7 +29,7 @@ from tests.support.infra import Infra
 
 pytestmark = [pytest.mark.artifact, pytest.mark.integration]
 
-PACKAGES = ("convsync", "ingest", "consumers", "reconciler", "emulator", "migrations")
+PACKAGES = ("convsync", "kernel", "ingest", "consumers", "reconciler", "emulator", "migrations")
 
 
 def _convsync(installed: Installed, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -12,9 +12,9 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from consumers.loop import BatchStats, run_consumer
-from ingest.kafka import producer
-from ingest.records import EventRecord, encode, key_bytes
-from ingest.settings import KafkaSettings, Settings
+from kernel.kafka import producer
+from kernel.records import EventRecord, encode, key_bytes
+from kernel.settings import KafkaSettings, Settings
 from tests.consumers.support import table_state
 
 Value = EventRecord | tuple[bytes, bytes | None]  # a record, or raw (key, value) bytes for poison

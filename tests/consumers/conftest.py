@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from ingest.settings import KafkaSettings, Secret, Settings, load
+from kernel.settings import KafkaSettings, Secret, Settings, load
 from tests.support.databases import create_database, drop_database
 from tests.support.infra import Infra
 

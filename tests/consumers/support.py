@@ -12,7 +12,7 @@ import asyncpg
 from consumers.batch import merge
 from consumers.mapping import map_record
 from consumers.store import WriteResult, write_batch
-from ingest.records import EventRecord, decode
+from kernel.records import EventRecord, decode
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "records"
 WRITER_TABLES = ("conversations", "messages", "reactions", "conversation_events", "message_edits",

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.records import EventRecord
+from kernel.records import EventRecord
 from tests.consumers import traffic
 from tests.consumers.support import apply_batches, table_state, truncate
 

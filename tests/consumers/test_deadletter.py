@@ -6,8 +6,9 @@ import dataclasses
 
 from aiokafka import ConsumerRecord
 
-from consumers.deadletter import decode_one, dlq_headers
-from ingest.records import encode
+from consumers.deadletter import dlq_headers
+from consumers.decoding import decode_one
+from kernel.records import encode
 from tests.consumers import traffic
 
 

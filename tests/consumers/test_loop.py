@@ -25,8 +25,8 @@ from consumers import metrics
 from consumers.loop import PoisonLimitExceeded, run_consumer
 from convsync.embedded import Postgres, free_port
 from convsync.migrate import migrate_url
-from ingest.records import EventRecord, encode
-from ingest.settings import Secret, Settings
+from kernel.records import EventRecord, encode
+from kernel.settings import Secret, Settings
 from tests.consumers import traffic
 from tests.consumers.brokers import Running, committed, produce, read_dlq, state_is, wait_for
 from tests.consumers.support import apply, table_state

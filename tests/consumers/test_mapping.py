@@ -10,7 +10,7 @@ import pytest
 
 from consumers.mapping import map_record, parse_graph_time
 from consumers.rows import Rows
-from ingest.records import EventRecord, RecordError
+from kernel.records import EventRecord, RecordError
 from tests.consumers.support import fixture_paths, fixture_record, load_fixture
 
 

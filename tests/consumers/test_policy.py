@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from consumers.policy import Backoff, BatchPolicy, PoisonPolicy
-from ingest.settings import ConsumerSettings
+from kernel.settings import ConsumerSettings
 
 POLICY = BatchPolicy(max_records=100, max_wait_s=0.2)
 

@@ -12,7 +12,7 @@ import pytest
 from consumers.loop import run_consumer
 from convsync.embedded import Postgres, free_port
 from convsync.migrate import migrate_url
-from ingest.settings import Secret, Settings
+from kernel.settings import Secret, Settings
 from tests.consumers.brokers import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]

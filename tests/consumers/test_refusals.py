@@ -16,8 +16,8 @@ from consumers.database import Database
 from consumers.failures import WriterDefect
 from consumers.mapping import map_record
 from consumers.rows import EditRow, Rows
-from ingest.records import EventRecord
-from ingest.settings import Settings
+from kernel.records import EventRecord
+from kernel.settings import Settings
 from tests.consumers import traffic
 from tests.consumers.brokers import Running, committed, produce, read_dlq, wait_for
 from tests.support.databases import create_database, drop_database

@@ -7,7 +7,7 @@ import random
 import uuid
 from datetime import UTC, datetime
 
-from ingest.records import EventRecord
+from kernel.records import EventRecord
 
 BASE_MS = 1_795_946_400_000  # 2026-11-29T10:00:00Z
 

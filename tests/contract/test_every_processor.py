@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from ingest.parse import parse_webhook
-from ingest.records import decode, encode
+from kernel.records import decode, encode
 from tests.consumers.support import apply, table_state
 
 pytestmark = pytest.mark.integration

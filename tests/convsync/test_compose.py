@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from convsync.cli import COMMANDS, main
-from ingest.settings import known_variables
+from kernel.settings import known_variables
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from convsync.embedded import EmbeddedStack, embedded_stack
-from ingest import kafka as kafka_io
-from ingest.settings import KafkaSettings
+from kernel import kafka as kafka_io
+from kernel.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import pytest
 import structlog
 
 from convsync import logs
-from ingest.settings import Secret, SettingsError, load, redact_url, require
+from kernel.settings import Secret, SettingsError, load, redact_url, require
 
 SECRETS = {
     "CONVSYNC_APP_SECRETS": "appsecret-one-123,appsecret-two-456",

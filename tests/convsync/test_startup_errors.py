@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 from rich.console import Console
 
 from convsync.embedded import free_port
-from ingest.settings import KafkaSettings
+from kernel.settings import KafkaSettings
 from reconciler.progress import pages_table
 from tests.support.databases import create_database, drop_database
 from tests.support.infra import Infra

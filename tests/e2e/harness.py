@@ -26,7 +26,7 @@ from convsync.processes import Processes, Role, wait_http_ok
 from emulator.runner import Emulator, EmulatorConfig, run_emulator
 from emulator.truth import Diff, compare, expected
 from emulator.webhooks import WebhookConfig
-from ingest.settings import KafkaSettings
+from kernel.settings import KafkaSettings
 
 
 @dataclass

@@ -26,7 +26,7 @@ from emulator.runner import EmulatorConfig
 from emulator.traffic import TrafficConfig
 from emulator.webhooks import WebhookConfig
 from emulator.world import WorldConfig
-from ingest.settings import KafkaSettings
+from kernel.settings import KafkaSettings
 from tests.consumers.brokers import committed as committed_offsets
 from tests.e2e.harness import System, running_system, wait_until
 

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from convsync.embedded import free_port
 from ingest.app import create_app
-from ingest.settings import KafkaSettings, Settings, load
+from kernel.settings import KafkaSettings, Settings, load
 from tests.ingest.meta import OLD_SECRET, SECRET
 
 VERIFY_TOKEN = "verify-token-for-tests"

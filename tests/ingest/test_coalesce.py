@@ -19,13 +19,13 @@ from aiokafka.record.default_records import DefaultRecordBatch
 
 from ingest.coalesce import Batches, Coalescer
 from ingest.delivery import BrokerUnavailable
-from ingest.kafka import producer as new_producer
+from kernel.kafka import producer as new_producer
 from ingest.parse import parse_webhook
 from ingest.partition import MemoPartitioner
-from ingest.records import EventRecord, Topics, decode, encode
-from ingest.settings import KafkaSettings
+from kernel.records import EventRecord, Topics, decode, encode
+from kernel.settings import KafkaSettings
 from ingest.shipping import ProduceRequests
-from ingest.spool import Received
+from ingest.received import Received
 from tests.ingest.conftest import read_topic
 from tests.ingest.meta import meta_bytes
 

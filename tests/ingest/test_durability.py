@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from convsync.embedded import Tansu, free_port
-from ingest.kafka import ensure_topics
-from ingest.records import decode
-from ingest.settings import KafkaSettings, Settings
+from kernel.kafka import ensure_topics
+from kernel.records import decode
+from kernel.settings import KafkaSettings, Settings
 from ingest.spool import Spool
 from tests.ingest.conftest import VERIFY_TOKEN, client, edge_settings, read_topic, served, wait_for_port
 from tests.ingest.meta import SECRET, meta_bytes, signed_headers

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.records import decode
-from ingest.settings import KafkaSettings, Secret
+from kernel.records import decode
+from kernel.settings import KafkaSettings, Secret
 from ingest.signature import sign
 from tests.ingest.conftest import VERIFY_TOKEN, client, edge_settings, read_topic, served
 from tests.ingest.meta import OLD_SECRET, SECRET, expected_records, fixture_cases, meta_bytes, signed_headers

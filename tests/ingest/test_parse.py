@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.parse import WebhookRejected, parse_webhook
-from ingest.records import decode, encode
+from kernel.records import decode, encode
 from tests.ingest.meta import expected_records, fixture_cases, meta_bytes
 
 CASES = fixture_cases()

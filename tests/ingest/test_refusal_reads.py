@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.settings import KafkaSettings
+from kernel.settings import KafkaSettings
 from ingest.signature import sign
 from tests.ingest.conftest import edge_settings, served
 from tests.ingest.meta import SECRET

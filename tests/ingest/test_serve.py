@@ -13,7 +13,7 @@ import pytest
 
 from convsync.embedded import free_port
 from ingest.access_log import DropQueryString
-from ingest.settings import KafkaSettings
+from kernel.settings import KafkaSettings
 from ingest.signature import sign
 from tests.ingest.conftest import VERIFY_TOKEN, client, read_topic, wait_for_port
 from tests.ingest.meta import SECRET, meta_bytes, signed_headers

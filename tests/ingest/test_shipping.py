@@ -13,8 +13,8 @@ from aiokafka.protocol.produce import ProduceRequest
 from aiokafka.record.default_records import DefaultRecordBatch
 from aiokafka.structs import TopicPartition
 
-from ingest.kafka import producer as new_producer
-from ingest.settings import KafkaSettings
+from kernel.kafka import producer as new_producer
+from kernel.settings import KafkaSettings
 from ingest.shipping import Idempotence, ProduceRequests, check_acknowledged, next_sequence, plan_requests
 from tests.ingest.conftest import read_topic
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.spool import Received, SegmentClaim, Spool, SpoolFull, encode_frame, read_frames
+from ingest.received import Received
+from ingest.spool import SegmentClaim, Spool, SpoolFull, encode_frame, read_frames
 
 
 def request(n: int) -> Received:

@@ -16,9 +16,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from ingest import kafka as kafka_io
-from ingest.kafka import ensure_topics
-from ingest.settings import KafkaSettings
+from kernel import kafka as kafka_io
+from kernel.kafka import ensure_topics
+from kernel.settings import KafkaSettings
 from tests.kafka.reading import committed_offsets, read_to_end
 from tests.support.apache_kafka import ApacheKafka
 

@@ -10,8 +10,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from ingest import kafka as kafka_io
-from ingest.settings import KafkaSettings
+from kernel import kafka as kafka_io
+from kernel.settings import KafkaSettings
 from tests.kafka.reading import committed_offsets, read_to_end
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.apache_only]

@@ -16,7 +16,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from convsync.embedded import free_port
-from ingest.settings import KafkaSettings, Settings, load
+from kernel.settings import KafkaSettings, Settings, load
 from reconciler.admin import AdminApi
 from reconciler.tokens import new_key
 

@@ -19,8 +19,8 @@ from emulator.graph import GraphConfig
 from emulator.runner import Emulator, EmulatorConfig, run_emulator
 from emulator.webhooks import WebhookConfig
 from emulator.world import WorldConfig
-from ingest.records import EventRecord, decode
-from ingest.settings import KafkaSettings, Settings
+from kernel.records import EventRecord, decode
+from kernel.settings import KafkaSettings, Settings
 from reconciler import pages
 from reconciler.resources import open_reconciler
 from reconciler.run import RequestedMode, RunOutcome

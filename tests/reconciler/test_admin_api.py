@@ -6,7 +6,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from ingest.settings import Settings
+from kernel.settings import Settings
 from reconciler.tokens import TokenCipher
 from tests.reconciler.conftest import ServeAdmin
 

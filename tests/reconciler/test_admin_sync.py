@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from emulator.world import WorldConfig
-from ingest.settings import KafkaSettings
+from kernel.settings import KafkaSettings
 from tests.reconciler.conftest import ServeAdmin
 from tests.reconciler.support import consumers_running, environment
 

@@ -14,7 +14,7 @@ from convsync.cli import main
 from emulator.graph import GraphConfig
 from emulator.runner import Emulator, EmulatorConfig, run_emulator
 from emulator.world import WorldConfig
-from ingest.settings import KafkaSettings
+from kernel.settings import KafkaSettings
 from tests.reconciler.conftest import ADMIN_TOKEN, APP_SECRET, TOKEN_KEY
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]

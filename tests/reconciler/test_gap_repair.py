@@ -19,7 +19,7 @@ from emulator.traffic import DEFAULT_MIX, step
 from emulator.webhooks import WebhookConfig
 from emulator.world import WorldConfig
 from ingest.app import create_app
-from ingest.settings import KafkaSettings
+from kernel.settings import KafkaSettings
 from tests.reconciler.conftest import APP_SECRET, make_settings, serve_app
 from tests.reconciler.support import consumers_running, environment
 

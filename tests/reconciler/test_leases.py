@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import asyncpg
 import pytest
 
-from ingest.settings import ReconcilerSettings
+from kernel.settings import ReconcilerSettings
 from reconciler import pages
 from reconciler.run import _renewing
 

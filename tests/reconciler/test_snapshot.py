@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ingest.records import decode, encode, thread_key
+from kernel.records import decode, encode, thread_key
 from reconciler.snapshot import (
     CONVERSATION_FIELDS, SnapshotError, counterpart, cutoff, listing_params, parse_time, read_listing,
     snapshot_record,

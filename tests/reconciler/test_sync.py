@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from emulator.world import WorldConfig
-from ingest.settings import KafkaSettings
+from kernel.settings import KafkaSettings
 from reconciler.snapshot import FULL_SYNC_FOLDERS
 from tests.reconciler.support import environment, read_records
 

@@ -8,7 +8,7 @@ import pytest
 
 from emulator.graph import GraphConfig
 from emulator.world import WorldConfig
-from ingest.settings import KafkaSettings
+from kernel.settings import KafkaSettings
 from reconciler import pages
 from reconciler.loop import lease_and_launch
 from reconciler.tokens import TokenCipher

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.settings import Secret
+from kernel.settings import Secret
 from reconciler.tokens import TokenCipher, TokenKeyError, TokenUnreadable, new_key
 
 

@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 
 from emulator.world import WorldConfig
-from ingest.settings import KafkaSettings
+from kernel.settings import KafkaSettings
 from reconciler.loop import reconcile_forever
 from reconciler.resources import open_reconciler
 from tests.reconciler.support import environment, read_records

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from convsync.embedded import Postgres, Tansu, free_port
-from ingest.settings import KafkaSettings
+from kernel.settings import KafkaSettings
 
 
 @dataclass

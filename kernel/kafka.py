@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from ingest.settings import KafkaSettings
+from kernel.settings import KafkaSettings
 
 
 def producer(kafka: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:

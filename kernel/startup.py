@@ -21,8 +21,8 @@ import asyncpg
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 import migrations
-from ingest.kafka import ensure_topics
-from ingest.settings import PREFIX, KafkaSettings
+from kernel.kafka import ensure_topics
+from kernel.settings import PREFIX, KafkaSettings
 
 
 class StartupError(RuntimeError):

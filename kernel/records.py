@@ -35,7 +35,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast, get_args
 
-from ingest import jsoncodec
+from kernel import jsoncodec
+from kernel.jsonvalues import required_integer, required_object, required_text
 
 SCHEMA_VERSION = 1
 EVENTS_TOPIC = "convsync.events.v1"
@@ -164,10 +165,7 @@ def _choice(data: Mapping[str, Any], name: str, allowed: frozenset[str]) -> str:
 
 
 def _text(data: Mapping[str, Any], name: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value:
-        raise RecordError(f"field {name!r} must be a non-empty string")
-    return value
+    return required_text(data, name, RecordError)
 
 
 def _optional_text(data: Mapping[str, Any], name: str) -> str | None:
@@ -175,10 +173,7 @@ def _optional_text(data: Mapping[str, Any], name: str) -> str | None:
 
 
 def _int(data: Mapping[str, Any], name: str) -> int:
-    value = data.get(name)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise RecordError(f"field {name!r} must be an integer")
-    return value
+    return required_integer(data, name, RecordError)
 
 
 def _optional_int(data: Mapping[str, Any], name: str) -> int | None:
@@ -186,7 +181,4 @@ def _optional_int(data: Mapping[str, Any], name: str) -> int | None:
 
 
 def _object(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = data.get(name)
-    if not isinstance(value, dict):
-        raise RecordError(f"field {name!r} must be a JSON object")
-    return value
+    return required_object(data, name, RecordError)

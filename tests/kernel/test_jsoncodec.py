@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest import jsoncodec
+from kernel import jsoncodec
 
 
 def _no_constants(name: str) -> Any:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from ingest.records import Topics
+from kernel.records import Topics
 
 PREFIX = "CONVSYNC_"
 T = TypeVar("T")
