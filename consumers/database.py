@@ -20,7 +20,13 @@ import asyncpg
 import structlog
 
 from consumers.batch import merge
-from consumers.failures import DatabaseUnavailable, WriterDefect, describe, sqlstate, verdict
+from consumers.failures import (
+    DatabaseUnavailable,
+    WriterDefect,
+    describe,
+    sqlstate,
+    verdict,
+)
 from consumers.rows import Rows
 from consumers.store import WriteResult, write_batch
 

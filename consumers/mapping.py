@@ -16,13 +16,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from consumers.rows import (
+    TABLES,
     ConversationRow,
     DeleteRow,
     EditRow,
     EventRow,
     MessageRow,
     ReactionRow,
-    TABLES,
     ReadRow,
     Rows,
     SnapshotRow,

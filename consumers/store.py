@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import asyncpg
@@ -23,7 +21,7 @@ import asyncpg
 from consumers.batch import Batch, ConversationUpsert
 from consumers.failures import WriterDefect
 from consumers.rows import ThreadKey
-
+from kernel.sqlfiles import StatementMissing, statement
 
 # Every statement write_batch runs (tests/consumers/test_statements.py keeps this list complete).
 STATEMENTS = (
@@ -33,14 +31,12 @@ STATEMENTS = (
 )
 
 
-@cache
 def sql(name: str) -> str:
     """The statement in `consumers/sql/<name>.sql`; a file that is not there is our defect, not the database's."""
-    path = resources.files("consumers") / "sql" / f"{name}.sql"
     try:
-        return path.read_text()
-    except FileNotFoundError:
-        raise WriterDefect(f"the writer's SQL file {path} is missing (a broken installation)") from None
+        return statement("consumers", name)
+    except StatementMissing as exc:
+        raise WriterDefect(f"the writer's {exc}") from None
 
 
 def load_statements() -> None:

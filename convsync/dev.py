@@ -39,6 +39,7 @@ from emulator.truth import compare, expected
 from emulator.webhooks import WebhookConfig
 from emulator.world import WorldConfig
 from kernel.settings import Settings
+from kernel.sqlfiles import statement
 
 TRUTH_EVERY_S = 5.0
 
@@ -188,8 +189,7 @@ async def _register_pages(emu: Emulator, base_url: str, admin_token: str, stack:
                     raise click.ClickException(f"registering page {page.page_id} failed: HTTP {response.status}")
         conn = await asyncpg.connect(stack.database_url)
         try:
-            stale = await conn.fetch("SELECT page_id FROM pages WHERE page_id <> ALL($1::text[])",
-                                     list(emu.world.pages))
+            stale = await conn.fetch(statement("convsync", "stale_pages"), list(emu.world.pages))
         finally:
             await conn.close()
         for row in stale:

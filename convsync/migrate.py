@@ -16,19 +16,18 @@ import asyncpg
 import structlog
 
 import migrations
+from kernel.sqlfiles import statement
 from kernel.startup import StartupError, where
 
 log = structlog.get_logger("convsync.migrate")
 
 LOCK_KEY = 0x636F6E7673796E63  # "convsync"
 
-_LEDGER = """
-CREATE TABLE IF NOT EXISTS schema_migrations (
-    version    text PRIMARY KEY,
-    checksum   text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-)
-"""
+
+
+def sql(name: str) -> str:
+    """The runner's own statements, in `migrations/sql/` (apart from the migrations themselves)."""
+    return statement("migrations", name)
 
 
 class MigrationError(RuntimeError):
@@ -60,21 +59,19 @@ def pending(all_migrations: list[Migration], applied: dict[str, str]) -> list[Mi
 
 async def migrate(conn: asyncpg.Connection) -> list[str]:
     """Apply every pending migration; return the versions applied by this call."""
-    await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
+    await conn.execute(sql("lock"), LOCK_KEY)
     try:
-        await conn.execute(_LEDGER)
-        rows = await conn.fetch("SELECT version, checksum FROM schema_migrations")
+        await conn.execute(sql("ledger"))
+        rows = await conn.fetch(sql("applied"))
         todo = pending(available(), {r["version"]: r["checksum"] for r in rows})
         for m in todo:
             async with conn.transaction():
                 await conn.execute(m.sql)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)", m.version, m.checksum
-                )
+                await conn.execute(sql("record"), m.version, m.checksum)
             log.info("migration_applied", version=m.version)
         return [m.version for m in todo]
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+        await conn.execute(sql("unlock"), LOCK_KEY)
 
 
 async def migrate_url(url: str, *, reachable: bool = False) -> list[str]:

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.table import Table
 
 from kernel.settings import KafkaSettings
+from kernel.sqlfiles import statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,19 +88,14 @@ class Collector:
     async def database(self) -> tuple[int, int, int, tuple[PageStatus, ...]]:
         conn = await asyncpg.connect(self.database_url)
         try:
-            messages = await conn.fetchval("SELECT count(*) FROM messages")
-            conversations = await conn.fetchval("SELECT count(*) FROM conversations")
-            gaps = await conn.fetchval("SELECT coalesce(sum(gap_messages), 0) FROM sync_runs")
-            rows = await conn.fetch(
-                """SELECT p.page_id, p.platform, p.status, p.last_synced_at,
-                          (SELECT r.mode || ' ' || r.status FROM sync_runs r WHERE r.page_id = p.page_id
-                           ORDER BY r.created_at DESC LIMIT 1) AS last_run
-                   FROM pages p ORDER BY p.page_id""")
+            totals = await conn.fetchrow(statement("convsync", "dev_totals"))
+            rows = await conn.fetch(statement("convsync", "dev_pages"))
         finally:
             await conn.close()
         pages = tuple(PageStatus(r["page_id"], r["platform"], r["status"], r["last_synced_at"], r["last_run"])
                       for r in rows)
-        return int(messages), int(conversations), int(gaps), pages
+        assert totals is not None
+        return int(totals["messages"]), int(totals["conversations"]), int(totals["gaps"]), pages
 
     async def lag(self) -> int | None:
         if self._consumer is None:

@@ -23,6 +23,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 import migrations
 from kernel.kafka import ensure_topics
 from kernel.settings import PREFIX, KafkaSettings
+from kernel.sqlfiles import statement
 
 
 class StartupError(RuntimeError):
@@ -50,7 +51,7 @@ async def database_ready(url: str, *, timeout_s: float = 10.0) -> None:
         raise StartupError(f"PostgreSQL at {where(url)} cannot be reached ({exc.__class__.__name__}): "
                            f"check {PREFIX}DATABASE_URL and that the server is up") from None
     try:
-        applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        applied = {r["version"] for r in await conn.fetch(statement("migrations", "applied"))}
     except asyncpg.UndefinedTableError:
         applied = set()
     finally:

@@ -27,7 +27,13 @@ from starlette.routing import BaseRoute, Route
 
 from kernel.settings import Settings
 from reconciler import compat, pages, runs
-from reconciler.requests import BadRequest, json_object, page_id, page_request, sync_mode
+from reconciler.requests import (
+    BadRequest,
+    json_object,
+    page_id,
+    page_request,
+    sync_mode,
+)
 from reconciler.resources import open_reconciler
 from reconciler.service import Reconciler, SyncRejected
 

@@ -16,19 +16,14 @@ from datetime import datetime
 
 import asyncpg
 
+from kernel.sqlfiles import statement
 from reconciler.db import Conn
-
-_PENDING = """
-    SELECT count(*) FROM unnest($1::text[], $2::timestamptz[]) AS s(graph_id, updated)
-    WHERE NOT EXISTS (SELECT 1 FROM conversations c
-                      WHERE c.graph_id = s.graph_id AND c.snapshot_at >= s.updated)
-"""
 
 
 async def pending_snapshots(conn: Conn, check: Sequence[tuple[str, datetime]]) -> int:
     if not check:
         return 0
-    count: int = await conn.fetchval(_PENDING, [g for g, _ in check], [u for _, u in check])
+    count: int = await conn.fetchval(statement("reconciler", "pending_snapshots"), [g for g, _ in check], [u for _, u in check])
     return count
 
 

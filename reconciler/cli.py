@@ -11,7 +11,8 @@ from typing import Any
 import click
 
 from kernel.settings import Settings, require
-from reconciler import compat, pages as page_table
+from reconciler import compat
+from reconciler import pages as page_table
 from reconciler.resources import open_pool, open_reconciler
 from reconciler.tokens import TokenCipher
 

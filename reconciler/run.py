@@ -30,7 +30,7 @@ from reconciler.pages import Lease
 from reconciler.runs import Mode, RunTally
 from reconciler.snapshot import SnapshotError, cutoff
 from reconciler.tokens import TokenCipher, TokenUnreadable
-from reconciler.walk import Progress, WalkPlan, Walker, WalkResult
+from reconciler.walk import Progress, Walker, WalkPlan, WalkResult
 
 log = structlog.get_logger("convsync.reconciler")
 

@@ -84,7 +84,7 @@ class Reconciler:
         """Lease one page and start its run now; raise a SyncRejected saying why not."""
         async with self.ctx.pool.acquire() as conn:
             lease = await pages.lease_page(conn, page_id, self.owner, self.ctx.settings.lease_s)
-            status = None if lease else await conn.fetchval("SELECT status FROM pages WHERE page_id = $1", page_id)
+            status = None if lease else await pages.status_of(conn, page_id)
         if lease is not None:
             return await self.launch(lease, requested, trigger, on_progress)
         if status is None:

@@ -30,7 +30,6 @@ from reconciler.snapshot import (
     snapshot_record,
 )
 
-
 YIELD_EVERY = 10  # records produced between yields to the event loop
 
 

@@ -1,0 +1,1 @@
+SELECT status FROM pages WHERE page_id = $1

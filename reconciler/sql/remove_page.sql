@@ -1,0 +1,1 @@
+DELETE FROM pages WHERE page_id = $1 RETURNING true
