@@ -17,7 +17,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from kernel.records import Topics
@@ -265,56 +265,95 @@ def load(env: Mapping[str, str]) -> Settings:
     return _build(_Reader(env))
 
 
+def _defaults(cls: type) -> dict[str, Any]:
+    """The defaults a settings dataclass declares: each default is written once, there."""
+    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+
+
 def _build(r: _Reader) -> Settings:
+    """Each section from its variables; every default is the one its dataclass declares."""
     app_secrets = r.secrets("APP_SECRETS")
+    d = _defaults(Settings)
     return Settings(
-        database=DatabaseSettings(
-            url=r.parsed("DATABASE_URL", _database_url, None, "a postgresql:// URL"),
-            pool_max=r.parsed("DATABASE_POOL_MAX", _positive_int, 10, "a positive integer"),
-        ),
-        kafka=KafkaSettings(
-            bootstrap=r.parsed("KAFKA_BOOTSTRAP", _bootstrap, None, "host:port[,host:port...]"),
-            idempotence=r.parsed("KAFKA_IDEMPOTENCE", _bool, True, "true or false"),
-            events_partitions=r.parsed("EVENTS_PARTITIONS", _positive_int, 12, "a positive integer"),
-            replication_factor=r.parsed("REPLICATION_FACTOR", _positive_int, 1, "a positive integer"),
-            topic_prefix=r.parsed("TOPIC_PREFIX", _topic_prefix, "", "letters, digits, '.', '_' or '-'"),
-        ),
-        webhook=WebhookSettings(
-            app_secrets=app_secrets,
-            verify_token=r.secret("VERIFY_TOKEN"),
-            max_body_bytes=r.parsed("MAX_BODY_BYTES", _positive_int, 1 << 20, "a positive integer"),
-            body_read_timeout_s=r.parsed("BODY_READ_TIMEOUT_S", _positive_float, 10.0, "seconds > 0"),
-            produce_timeout_s=r.parsed("PRODUCE_TIMEOUT_S", _positive_float, 2.0, "seconds > 0"),
-            spool_dir=r.raw("SPOOL_DIR") or ".convsync/spool",
-            spool_max_bytes=r.parsed("SPOOL_MAX_BYTES", _positive_int, 256 << 20, "a positive integer"),
-            linger_ms=r.parsed("PRODUCER_LINGER_MS", _non_negative_int, 2, "an integer >= 0"),
-        ),
+        database=_database_settings(r),
+        kafka=_kafka_settings(r),
+        webhook=_webhook_settings(r, app_secrets),
         admin=AdminSettings(admin_token=r.secret("ADMIN_TOKEN")),
-        consumer=ConsumerSettings(
-            group_id=r.raw("CONSUMER_GROUP") or "convsync-writer",
-            batch_max_records=r.parsed("BATCH_MAX_RECORDS", _positive_int, 5000, "a positive integer"),
-            batch_max_wait_ms=r.parsed("BATCH_MAX_WAIT_MS", _positive_int, 50, "a positive integer"),
-            max_consecutive_poison=r.parsed("MAX_CONSECUTIVE_POISON", _positive_int, 100, "a positive integer"),
-        ),
-        graph=GraphSettings(
-            url=r.parsed("GRAPH_URL", _http_url, "https://graph.facebook.com", "an http(s):// URL"),
-            version=r.parsed("GRAPH_VERSION", _graph_version, "v25.0", "a version like v25.0"),
-            calls_per_second=r.parsed("GRAPH_CALLS_PER_SECOND", _positive_float, 2.0, "a number > 0"),
-            token_keys=r.secrets("TOKEN_KEY"),
-            app_secret_for_proof=app_secrets[0] if app_secrets else None,
-        ),
-        reconciler=ReconcilerSettings(
-            interval_s=r.parsed("RECONCILE_INTERVAL_S", _positive_float, 300.0, "seconds > 0"),
-            overlap_s=r.parsed("SYNC_OVERLAP_S", _positive_float, 900.0, "seconds > 0"),
-            lease_s=r.parsed("SYNC_LEASE_S", _positive_float, 60.0, "seconds > 0"),
-            max_parallel_pages=r.parsed("SYNC_MAX_PARALLEL_PAGES", _positive_int, 8, "a positive integer"),
-            page_size=r.parsed("SYNC_PAGE_SIZE", _positive_int, 100, "a positive integer"),
-            poll_s=r.parsed("RECONCILE_POLL_S", _positive_float, 5.0, "seconds > 0"),
-            jitter=r.parsed("RECONCILE_JITTER", _positive_float, 0.1, "a fraction > 0"),
-            apply_wait_s=r.parsed("SYNC_APPLY_WAIT_S", _positive_float, 30.0, "seconds > 0"),
-        ),
-        data_dir=r.raw("DATA_DIR") or ".convsync",
-        log_format=r.parsed("LOG_FORMAT", _log_format, "auto", "auto, json or console"),
+        consumer=_consumer_settings(r),
+        graph=_graph_settings(r, app_secrets),
+        reconciler=_reconciler_settings(r),
+        data_dir=r.raw("DATA_DIR") or d["data_dir"],
+        log_format=r.parsed("LOG_FORMAT", _log_format, d["log_format"], "auto, json or console"),
+    )
+
+
+def _database_settings(r: _Reader) -> DatabaseSettings:
+    d = _defaults(DatabaseSettings)
+    return DatabaseSettings(
+        url=r.parsed("DATABASE_URL", _database_url, None, "a postgresql:// URL"),
+        pool_max=r.parsed("DATABASE_POOL_MAX", _positive_int, d["pool_max"], "a positive integer"),
+    )
+
+
+def _kafka_settings(r: _Reader) -> KafkaSettings:
+    d = _defaults(KafkaSettings)
+    return KafkaSettings(
+        bootstrap=r.parsed("KAFKA_BOOTSTRAP", _bootstrap, None, "host:port[,host:port...]"),
+        idempotence=r.parsed("KAFKA_IDEMPOTENCE", _bool, d["idempotence"], "true or false"),
+        events_partitions=r.parsed("EVENTS_PARTITIONS", _positive_int, d["events_partitions"], "a positive integer"),
+        replication_factor=r.parsed("REPLICATION_FACTOR", _positive_int, d["replication_factor"], "a positive integer"),
+        topic_prefix=r.parsed("TOPIC_PREFIX", _topic_prefix, d["topic_prefix"], "letters, digits, '.', '_' or '-'"),
+    )
+
+
+def _webhook_settings(r: _Reader, app_secrets: tuple[Secret, ...]) -> WebhookSettings:
+    d = _defaults(WebhookSettings)
+    return WebhookSettings(
+        app_secrets=app_secrets,
+        verify_token=r.secret("VERIFY_TOKEN"),
+        max_body_bytes=r.parsed("MAX_BODY_BYTES", _positive_int, d["max_body_bytes"], "a positive integer"),
+        body_read_timeout_s=r.parsed("BODY_READ_TIMEOUT_S", _positive_float, d["body_read_timeout_s"], "seconds > 0"),
+        produce_timeout_s=r.parsed("PRODUCE_TIMEOUT_S", _positive_float, d["produce_timeout_s"], "seconds > 0"),
+        spool_dir=r.raw("SPOOL_DIR") or d["spool_dir"],
+        spool_max_bytes=r.parsed("SPOOL_MAX_BYTES", _positive_int, d["spool_max_bytes"], "a positive integer"),
+        linger_ms=r.parsed("PRODUCER_LINGER_MS", _non_negative_int, d["linger_ms"], "an integer >= 0"),
+    )
+
+
+def _consumer_settings(r: _Reader) -> ConsumerSettings:
+    d = _defaults(ConsumerSettings)
+    return ConsumerSettings(
+        group_id=r.raw("CONSUMER_GROUP") or d["group_id"],
+        batch_max_records=r.parsed("BATCH_MAX_RECORDS", _positive_int, d["batch_max_records"], "a positive integer"),
+        batch_max_wait_ms=r.parsed("BATCH_MAX_WAIT_MS", _positive_int, d["batch_max_wait_ms"], "a positive integer"),
+        max_consecutive_poison=r.parsed("MAX_CONSECUTIVE_POISON", _positive_int, d["max_consecutive_poison"],
+                                        "a positive integer"),
+    )
+
+
+def _graph_settings(r: _Reader, app_secrets: tuple[Secret, ...]) -> GraphSettings:
+    d = _defaults(GraphSettings)
+    return GraphSettings(
+        url=r.parsed("GRAPH_URL", _http_url, d["url"], "an http(s):// URL"),
+        version=r.parsed("GRAPH_VERSION", _graph_version, d["version"], "a version like v25.0"),
+        calls_per_second=r.parsed("GRAPH_CALLS_PER_SECOND", _positive_float, d["calls_per_second"], "a number > 0"),
+        token_keys=r.secrets("TOKEN_KEY"),
+        app_secret_for_proof=app_secrets[0] if app_secrets else None,
+    )
+
+
+def _reconciler_settings(r: _Reader) -> ReconcilerSettings:
+    d = _defaults(ReconcilerSettings)
+    return ReconcilerSettings(
+        interval_s=r.parsed("RECONCILE_INTERVAL_S", _positive_float, d["interval_s"], "seconds > 0"),
+        overlap_s=r.parsed("SYNC_OVERLAP_S", _positive_float, d["overlap_s"], "seconds > 0"),
+        lease_s=r.parsed("SYNC_LEASE_S", _positive_float, d["lease_s"], "seconds > 0"),
+        max_parallel_pages=r.parsed("SYNC_MAX_PARALLEL_PAGES", _positive_int, d["max_parallel_pages"],
+                                    "a positive integer"),
+        page_size=r.parsed("SYNC_PAGE_SIZE", _positive_int, d["page_size"], "a positive integer"),
+        poll_s=r.parsed("RECONCILE_POLL_S", _positive_float, d["poll_s"], "seconds > 0"),
+        jitter=r.parsed("RECONCILE_JITTER", _positive_float, d["jitter"], "a fraction > 0"),
+        apply_wait_s=r.parsed("SYNC_APPLY_WAIT_S", _positive_float, d["apply_wait_s"], "seconds > 0"),
     )
 
 
