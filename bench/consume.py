@@ -51,7 +51,7 @@ from kernel.kafka import ensure_topics, producer  # noqa: E402
 from kernel.records import EventRecord, encode, key_bytes  # noqa: E402
 from kernel.settings import KafkaSettings  # noqa: E402
 from ingest.signature import sign  # noqa: E402
-from tests.consumers import traffic  # noqa: E402
+from emulator import records as traffic  # noqa: E402
 from tests.support.databases import create_database, create_template  # noqa: E402
 
 CHUNK = 5000

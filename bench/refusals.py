@@ -37,7 +37,7 @@ from consumers.mapping import map_record  # noqa: E402
 from consumers.rows import Rows  # noqa: E402
 from consumers.store import write_batch  # noqa: E402
 from convsync.embedded import Postgres, free_port  # noqa: E402
-from tests.consumers import traffic  # noqa: E402
+from emulator import records as traffic  # noqa: E402
 from tests.support.databases import create_database, create_template, drop_database  # noqa: E402
 
 

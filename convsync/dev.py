@@ -30,9 +30,10 @@ from rich.live import Live
 
 from convsync.embedded import EmbeddedStack, embedded_stack, free_port
 from convsync.migrate import migrate_url
-from convsync.processes import Processes, wait_http_ok
+from convsync.processes import Processes, role_env, wait_http_ok
 from convsync.status import Collector, Snapshot, rates, render
 from emulator.gate import GraphConfig
+from emulator.options import fault_options, world_options
 from emulator.runner import Emulator, EmulatorConfig, run_emulator
 from emulator.traffic import TrafficConfig
 from emulator.truth import compare, expected
@@ -80,30 +81,18 @@ def dev_secrets(folder: Path) -> dict[str, str]:
 
 def child_env(stack: EmbeddedStack, secret_env: dict[str, str], graph_url: str, folder: Path,
               options: DevOptions) -> dict[str, str]:
-    return {
-        **secret_env,
-        "CONVSYNC_DATABASE_URL": stack.database_url,
-        **stack.kafka.environment(),  # Tansu: idempotence off (it refuses the idempotent producer)
-        "CONVSYNC_GRAPH_URL": graph_url,
-        "CONVSYNC_SPOOL_DIR": str(folder / "spool"),
-        "CONVSYNC_RECONCILE_INTERVAL_S": str(options.reconcile_interval_s),
-        "CONVSYNC_SYNC_OVERLAP_S": "60",
-        "CONVSYNC_LOG_FORMAT": "json",
-    }
+    # stack.kafka: Tansu, idempotence off (it refuses the idempotent producer)
+    return role_env(stack.database_url, stack.kafka, graph_url, folder, secret_env,
+                    reconcile_interval_s=str(options.reconcile_interval_s), sync_overlap_s="60")
 
 
 @click.command()
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="Where PostgreSQL's files, logs and dev secrets live (default: CONVSYNC_DATA_DIR or .convsync).")
 @click.option("--fresh", is_flag=True, help="Delete the data folder first and start from nothing.")
-@click.option("--pages", default=3, show_default=True, help="Pages the emulator serves.")
-@click.option("--instagram-pages", default=1, show_default=True, help="How many of them are Instagram accounts.")
-@click.option("--conversations", default=200, show_default=True, help="Conversations per page at start.")
-@click.option("--messages", default=8, show_default=True, help="Messages per conversation at start.")
+@world_options(pages=3, instagram_pages=1, conversations=200, messages=8)
 @click.option("--rate", default=20.0, show_default=True, help="Changes per second (messages, reads, reactions...).")
-@click.option("--loss", default=0.03, show_default=True, help="Share of webhook POSTs lost on purpose.")
-@click.option("--dup", "duplicate", default=0.02, show_default=True, help="Share of webhook POSTs sent twice.")
-@click.option("--reorder", default=0.02, show_default=True, help="Share of webhook POSTs swapped with the next.")
+@fault_options(loss=0.03, duplicate=0.02, reorder=0.02)
 @click.option("--reconcile-interval", "reconcile_interval_s", default=20.0, show_default=True,
               help="Seconds between reconciler passes.")
 @click.option("--duration", "duration_s", default=3600.0, show_default=True, help="Stop after this many seconds.")

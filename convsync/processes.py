@@ -20,10 +20,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from convsync.embedded import _die_with_parent
+from kernel.settings import KafkaSettings
 
 
 class ProcessError(RuntimeError):
     """A role exited or did not become ready; the message names its log file."""
+
+
+def role_env(database_url: str, kafka: KafkaSettings, graph_url: str, folder: Path,
+             secrets: Mapping[str, str], **settings: str) -> dict[str, str]:
+    """The CONVSYNC_* environment every role of one system shares: where PostgreSQL, Kafka and the
+    Graph API are, the secrets, a spool under `folder`, JSON logs; `settings` add CONVSYNC_<NAME>s."""
+    return {
+        **secrets,
+        "CONVSYNC_DATABASE_URL": database_url,
+        **kafka.environment(),
+        "CONVSYNC_GRAPH_URL": graph_url,
+        "CONVSYNC_SPOOL_DIR": str(folder / "spool"),
+        "CONVSYNC_LOG_FORMAT": "json",
+        **{f"CONVSYNC_{name.upper()}": value for name, value in settings.items()},
+    }
 
 
 def this_convsync() -> list[str]:

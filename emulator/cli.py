@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import click
 
 from emulator.graph import GraphConfig
+from emulator.options import fault_options, world_options
 from emulator.resolve import Limits
 from emulator.runner import Emulator, EmulatorConfig, run_emulator, wall_clock_ms
 from emulator.traffic import TrafficConfig
@@ -46,10 +47,7 @@ class Options:
 
 @click.command()
 @click.option("--seed", default=1, show_default=True, help="Seed of the world and of every random choice.")
-@click.option("--pages", default=2, show_default=True)
-@click.option("--instagram-pages", default=0, show_default=True, help="How many of --pages are Instagram accounts.")
-@click.option("--conversations", default=10, show_default=True, help="Conversations per page at start.")
-@click.option("--messages", default=5, show_default=True, help="Messages per conversation at start.")
+@world_options(pages=2, instagram_pages=0, conversations=10, messages=5)
 @click.option("--graph-host", default="127.0.0.1", show_default=True)
 @click.option("--graph-port", default=8900, show_default=True, help="0 picks a free port.")
 @click.option("--webhook-url", default=None, help="Where to POST webhooks; without it no traffic is sent.")
@@ -58,9 +56,7 @@ class Options:
 @click.option("--max-changes", default=1_000_000, show_default=True)
 @click.option("--duration", default=3600.0, show_default=True, help="Seconds of traffic at most.")
 @click.option("--batch", default=10, show_default=True, help="Events per webhook POST at most.")
-@click.option("--loss", default=0.0, show_default=True, help="Share of webhook POSTs dropped on purpose.")
-@click.option("--dup", default=0.0, show_default=True, help="Share of webhook POSTs sent twice.")
-@click.option("--reorder", default=0.0, show_default=True, help="Share of webhook POSTs swapped with the next.")
+@fault_options(loss=0.0, duplicate=0.0, reorder=0.0)
 @click.option("--retries", default=3, show_default=True, help="Retries of a POST answered non-2xx or timed out.")
 @click.option("--calls-per-second", default=2.0, show_default=True, help="Graph API rate limit per page.")
 @click.option("--throttle-code", type=click.Choice(["613", "80006"]), default="613", show_default=True)
@@ -112,7 +108,7 @@ def _options(settings: Settings, o: dict[str, object]) -> Options:
             str(secret),
             batch_size=int(num("batch")),
             loss=num("loss"),
-            duplicate=num("dup"),
+            duplicate=num("duplicate"),
             reorder=num("reorder"),
             retries=int(num("retries")),
             seed=seed,

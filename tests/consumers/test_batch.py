@@ -7,7 +7,7 @@ import dataclasses
 from consumers.batch import merge, merge_messages
 from consumers.mapping import map_record
 from consumers.rows import MessageRow, ReactionRow, Rows
-from tests.consumers import traffic
+from emulator import records as traffic
 
 PAGE, USER = "1000000001", "2000000001"
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kernel.records import EventRecord
-from tests.consumers import traffic
+from emulator import records as traffic
 from tests.consumers.support import apply_batches, table_state, truncate
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from aiokafka import ConsumerRecord
 from consumers.deadletter import dlq_headers
 from consumers.decoding import decode_one
 from kernel.records import encode
-from tests.consumers import traffic
+from emulator import records as traffic
 
 
 def consumed(value: bytes | None, offset: int = 7) -> ConsumerRecord:

@@ -27,7 +27,7 @@ from convsync.embedded import Postgres, free_port
 from convsync.migrate import migrate_url
 from kernel.records import EventRecord, encode
 from kernel.settings import Secret, Settings
-from tests.consumers import traffic
+from emulator import records as traffic
 from tests.consumers.brokers import Running, committed, produce, read_dlq, state_is, wait_for
 from tests.consumers.support import apply, table_state
 from tests.support.infra import Infra

@@ -18,7 +18,7 @@ from consumers.mapping import map_record
 from consumers.rows import EditRow, Rows
 from kernel.records import EventRecord
 from kernel.settings import Settings
-from tests.consumers import traffic
+from emulator import records as traffic
 from tests.consumers.brokers import Running, committed, produce, read_dlq, wait_for
 from tests.support.databases import create_database, drop_database
 from tests.support.infra import Infra

@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.consumers import traffic
+from emulator import records as traffic
 from tests.consumers.support import apply, fixture_paths, fixture_record, table_state
 
 pytestmark = pytest.mark.integration

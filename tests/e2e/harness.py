@@ -22,7 +22,7 @@ import asyncpg
 from cryptography.fernet import Fernet
 
 from convsync.embedded import free_port
-from convsync.processes import Processes, Role, wait_http_ok
+from convsync.processes import Processes, Role, role_env, wait_http_ok
 from emulator.runner import Emulator, EmulatorConfig, run_emulator
 from emulator.truth import Diff, compare, expected
 from emulator.webhooks import WebhookConfig
@@ -94,24 +94,16 @@ async def wait_until(check: Callable[[], Awaitable[bool]], *, timeout_s: float, 
     raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
 
 
-def role_env(database_url: str, kafka: KafkaSettings, graph_url: str, folder: Path,
-             app_secret: str, admin_token: str) -> dict[str, str]:
-    return {
-        "CONVSYNC_DATABASE_URL": database_url,
-        **kafka.environment(),
-        "CONVSYNC_APP_SECRETS": app_secret,
-        "CONVSYNC_VERIFY_TOKEN": secrets.token_hex(8),
-        "CONVSYNC_ADMIN_TOKEN": admin_token,
-        "CONVSYNC_TOKEN_KEY": Fernet.generate_key().decode(),
-        "CONVSYNC_GRAPH_URL": graph_url,
-        "CONVSYNC_SPOOL_DIR": str(folder / "spool"),
-        "CONVSYNC_PRODUCE_TIMEOUT_S": "2",
-        "CONVSYNC_RECONCILE_INTERVAL_S": "3600",  # passes are triggered by the tests
-        "CONVSYNC_SYNC_OVERLAP_S": "60",
-        "CONVSYNC_SYNC_LEASE_S": "20",  # a run killed with the database frees its page soon
-        "CONVSYNC_BATCH_MAX_WAIT_MS": "100",
-        "CONVSYNC_LOG_FORMAT": "json",
-    }
+def system_env(database_url: str, kafka: KafkaSettings, graph_url: str, folder: Path,
+                  app_secret: str, admin_token: str) -> dict[str, str]:
+    secret_env = {"CONVSYNC_APP_SECRETS": app_secret, "CONVSYNC_VERIFY_TOKEN": secrets.token_hex(8),
+                  "CONVSYNC_ADMIN_TOKEN": admin_token, "CONVSYNC_TOKEN_KEY": Fernet.generate_key().decode()}
+    return role_env(database_url, kafka, graph_url, folder, secret_env,
+                    produce_timeout_s="2",
+                    reconcile_interval_s="3600",  # passes are triggered by the tests
+                    sync_overlap_s="60",
+                    sync_lease_s="20",  # a run killed with the database frees its page soon
+                    batch_max_wait_ms="100")
 
 
 @asynccontextmanager
@@ -121,7 +113,7 @@ async def running_system(database_url: str, kafka: KafkaSettings, folder: Path, 
     """`command` and `cwd`: how and where each role's `convsync` starts (default: this interpreter's)."""
     app_secret, admin_token = secrets.token_hex(16), secrets.token_urlsafe(16)
     graph_port, serve_port = free_port(), free_port()
-    env = {**role_env(database_url, kafka, f"http://127.0.0.1:{graph_port}", folder, app_secret, admin_token),
+    env = {**system_env(database_url, kafka, f"http://127.0.0.1:{graph_port}", folder, app_secret, admin_token),
            **(extra_env or {})}
     procs = Processes(env, folder / "logs")
     if command is not None:

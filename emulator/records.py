@@ -1,4 +1,5 @@
-"""Realistic event records for tests and `bench/consume.py`: conversations of messages, echoes,
+"""Realistic event records, as the edge and the reconciler would produce them, for the writer's tests
+and benchmarks (`bench/consume.py`): conversations of messages, echoes,
 deliveries, reads, reactions, edits, postbacks and graph snapshots, deterministic for a seed."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ import random
 import uuid
 from datetime import UTC, datetime
 
-from kernel.records import EventRecord
+from kernel.records import EventRecord, Kind
 
 BASE_MS = 1_795_946_400_000  # 2026-11-29T10:00:00Z
 
@@ -16,7 +17,7 @@ def graph_time(ms: int) -> str:
     return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
-def webhook(kind: str, page: str, user: str, ts: int, event: dict[str, object], index: int = 0) -> EventRecord:
+def webhook(kind: Kind, page: str, user: str, ts: int, event: dict[str, object], index: int = 0) -> EventRecord:
     return EventRecord("webhook", kind, "messenger", page, user, ts, ts + 50, f"{page}{user}{ts}".ljust(64, "0")[:64],
                        index, None, {"sender": {"id": user}, "recipient": {"id": page}, "timestamp": ts, **event})
 
