@@ -12,6 +12,7 @@ from types import TracebackType
 
 from consumers.decoding import Decoded
 from kernel.kafka import producer
+from kernel.producing import KafkaSink
 from kernel.settings import KafkaSettings
 from kernel.startup import kafka_started
 
@@ -28,8 +29,8 @@ def dlq_headers(decoded: Decoded) -> list[tuple[str, bytes]]:
 class DeadLetters:
     def __init__(self, kafka: KafkaSettings) -> None:
         self._kafka = kafka
-        self._topic = kafka.topics.dlq
         self._producer = producer(kafka)
+        self._sink = KafkaSink(self._producer, kafka.topics)
 
     async def __aenter__(self) -> DeadLetters:
         await kafka_started(self._producer, self._kafka, producer=True)
@@ -40,7 +41,6 @@ class DeadLetters:
 
     async def send(self, poison: Sequence[Decoded]) -> None:
         """Dead-letter every record in `poison` and wait until the broker acked all of them."""
-        futures = [await self._producer.send(self._topic, value=d.record.value, key=d.record.key,
-                                             headers=dlq_headers(d)) for d in poison]
+        futures = [await self._sink.dead_letter(d.record.key, d.record.value, dlq_headers(d)) for d in poison]
         for future in futures:
             await future

@@ -24,7 +24,8 @@ from ingest.coalesce import Coalescer, raw_headers
 from kernel.kafka import producer as new_producer
 from ingest.metrics import EdgeMetrics
 from ingest.partition import MemoPartitioner
-from kernel.records import EventRecord, Topics, encode, key_bytes
+from kernel.producing import KafkaSink
+from kernel.records import EventRecord, Topics
 from kernel.settings import KafkaSettings, WebhookSettings
 from ingest.shipping import ProduceRequests
 from ingest.received import Received
@@ -102,10 +103,10 @@ class Delivery:
 
     async def produce(self, request: Received, records: Sequence[EventRecord]) -> None:
         """Send one request's events and raw body, then wait until Kafka acknowledged all of them."""
-        producer = self.link.started()
-        futures = [await producer.send(self.topics.events, encode(r), key=key_bytes(r)) for r in records]
-        futures.append(await producer.send(self.topics.raw, request.body, headers=raw_headers(request)))
-        await asyncio.gather(*futures)
+        sink = KafkaSink(self.link.started(), self.topics)
+        acks = await sink.send_events(records)
+        acks.append(await sink.send_raw(request.body, raw_headers(request)))
+        await asyncio.gather(*acks)
 
     async def accept(self, request: Received, records: Sequence[EventRecord]) -> bool:
         """Durable in Kafka or in the spool: True; the spool is full: False (answer 503)."""

@@ -18,6 +18,7 @@ import aiohttp
 import asyncpg
 
 from kernel.kafka import producer
+from kernel.producing import KafkaSink
 from kernel.settings import Settings, require
 from kernel.startup import database_ready, kafka_started, topics_ensured
 from reconciler.governor import Clock, GovernorPolicy, Governors, Sleep
@@ -66,7 +67,7 @@ async def open_reconciler(settings: Settings, owner: str | None = None, *, clock
         stack.push_async_callback(kafka.stop)
         session = await stack.enter_async_context(aiohttp.ClientSession(timeout=GRAPH_TIMEOUT))
         graph = GraphClient(settings.graph, session, governors, sleep=sleep)
-        walker = Walker(graph, kafka, settings.kafka.topics.events, _clock_ms)
+        walker = Walker(graph, KafkaSink(kafka, settings.kafka.topics), _clock_ms)
         reconciler = Reconciler(RunContext(pool, walker, cipher, settings.reconciler))
         if owner is not None:
             reconciler.owner = owner

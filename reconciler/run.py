@@ -112,7 +112,7 @@ async def _walk(ctx: RunContext, plan: WalkPlan, stats: CallStats, on_progress: 
 
 
 def _with_progress(walker: Walker, on_progress: Progress) -> Walker:
-    return Walker(walker.graph, walker.sender, walker.topic, walker.clock_ms, on_progress)
+    return Walker(walker.graph, walker.sink, walker.clock_ms, on_progress)
 
 
 async def _advance(ctx: RunContext, lease: Lease, newest: datetime | None) -> None:

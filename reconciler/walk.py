@@ -15,10 +15,11 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from kernel.jsonvalues import object_or_empty
-from kernel.records import EventRecord, Platform, encode, key_bytes
+from kernel.producing import RecordSink
+from kernel.records import EventRecord, Platform
 from kernel.settings import Secret
 from reconciler.graph import Answer, CallStats, GraphClient
 from reconciler.snapshot import (
@@ -43,12 +44,6 @@ def check_cursor(seen: set[str], after: str, folder: str) -> None:
         raise ListingLoop(f"the {folder} listing repeated a cursor after {len(seen)} pages; "
                           "the run stops instead of reading the same page again")
     seen.add(after)
-
-
-class Sender(Protocol):
-    """The slice of AIOKafkaProducer a walk uses: `send` returns a future of the ack."""
-
-    async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future[Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +84,7 @@ Progress = Callable[[WalkResult, CallStats], None]
 @dataclass(slots=True)
 class Walker:
     graph: GraphClient
-    sender: Sender
-    topic: str
+    sink: RecordSink
     clock_ms: Callable[[], int]
     on_progress: Progress | None = None
 
@@ -142,7 +136,7 @@ class Walker:
                 return
             record = snapshot_record(conversation, page_id=plan.page_id, platform=plan.platform, folder=folder,
                                      run_id=plan.run_id, now_ms=self.clock_ms(), read_at_ms=read_at_ms)
-            ack = await self.sender.send(self.topic, encode(record), key=key_bytes(record))
+            (ack,) = await self.sink.send_events([record])
             result.add(record, updated, ack)
 
 

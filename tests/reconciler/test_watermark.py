@@ -45,7 +45,7 @@ async def test_without_kafka_acks_the_watermark_does_not_move(database_url: str,
         [page_id] = env.page_ids
         first = await env.sync(page_id)
         env.emu.world.user_message(page_id)
-        await env.reconciler.ctx.walker.sender.stop()  # type: ignore[attr-defined]  # the real producer
+        await env.reconciler.ctx.walker.sink._producer.stop()  # type: ignore[attr-defined]  # the real producer
         failed = await env.sync(page_id)
         assert failed.status == "failed" and failed.watermark_to is None
         assert await env.fetchval("SELECT last_synced_at FROM pages WHERE page_id = $1", page_id) == first.watermark_to
