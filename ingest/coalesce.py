@@ -32,7 +32,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.producer.message_accumulator import BatchBuilder
+
+from kernel.aiokafka_wire import Batch
 
 from kernel.records import EventRecord, Topics, encode, key_bytes
 from ingest.shipping import ProduceRequests
@@ -146,10 +147,10 @@ class Batches:
     An empty batch takes any record, however large (the producer's max_request_size and the
     edge's body limit bound it), so no record is ever refused here."""
 
-    def __init__(self, new_batch: Callable[[], BatchBuilder]) -> None:
+    def __init__(self, new_batch: Callable[[], Batch]) -> None:
         self._new_batch = new_batch
-        self._open: dict[tuple[str, int], BatchBuilder] = {}
-        self._full: list[tuple[str, int, BatchBuilder]] = []
+        self._open: dict[tuple[str, int], Batch] = {}
+        self._full: list[tuple[str, int, Batch]] = []
 
     def append(self, topic: str, partition: int, key: bytes | None, value: bytes,
                headers: Headers | None = None) -> None:
@@ -164,7 +165,7 @@ class Batches:
         if batch.append(timestamp=None, key=key, value=value, headers=headers) is None:
             raise AssertionError("an empty record batch refused a record")
 
-    def all(self) -> list[tuple[str, int, BatchBuilder]]:
+    def all(self) -> list[tuple[str, int, Batch]]:
         """Every batch, full ones first; per partition in the order the records were appended."""
         return [*self._full, *((topic, partition, batch) for (topic, partition), batch in self._open.items())]
 

@@ -32,17 +32,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, LeaderNotAvailableError, NodeNotReadyError, NoError, for_code
-from aiokafka.producer.message_accumulator import BatchBuilder
-from aiokafka.protocol.produce import ProduceRequest
-from aiokafka.protocol.transaction import InitProducerIdRequest
-from aiokafka.structs import TopicPartition
 
-Data = bytes | bytearray  # a built record batch (aiokafka builds into a bytearray)
-TopicBatches = Sequence[tuple[str, int, BatchBuilder]]
+from kernel.aiokafka_wire import Answered, Batch, Connections, Data, batch_bytes, stamp
+
+TopicBatches = Sequence[tuple[str, int, Batch]]
 """(topic, partition, batch), with a partition's batches in the order their records must keep."""
 
 
@@ -67,38 +63,35 @@ class ProduceRequests:
 
     async def ship(self, producer: AIOKafkaProducer, batches: TopicBatches) -> list[asyncio.Task[None]]:
         """Write the batches; the tasks end once Kafka acknowledged them. Cancelling one gives up on it."""
-        client = producer.client
+        client = Connections(producer)
         leaders = [_leader(client, topic, partition) for topic, partition, _ in batches]
         if self._idempotence is not None:  # stamped only once every partition has a leader
             await self._idempotence.ensure(client)
             for topic, partition, batch in batches:
                 self._idempotence.stamp(topic, partition, batch)
-        # `_build` is how aiokafka's own sender gets a batch's bytes (`MessageBatch.get_data_buffer`).
-        requests = plan_requests(((topic, partition, leader, batch._build())
+        requests = plan_requests(((topic, partition, leader, batch_bytes(batch))
                                   for (topic, partition, batch), leader in zip(batches, leaders, strict=True)),
                                  self._max_request_bytes)
         loop = asyncio.get_running_loop()
         self._in_flight = [loop.create_task(self._request(client, node, topics)) for node, topics in requests]
         return list(self._in_flight)
 
-    async def _request(self, client: Any, node: int, topics: dict[str, list[tuple[int, Data]]]) -> None:
-        request = ProduceRequest(required_acks=-1, timeout=self._ack_timeout_ms, topics=list(topics.items()),
-                                 transactional_id=None)
+    async def _request(self, client: Connections, node: int, topics: dict[str, list[tuple[int, Data]]]) -> None:
         try:
-            response = await client.send(node, request)
-            check_acknowledged(topics, response.topics)
+            answered = await client.produce(node, ack_timeout_ms=self._ack_timeout_ms, topics=list(topics.items()))
+            check_acknowledged(topics, answered)
         except BaseException as exc:  # failed or cancelled at the deadline: the outcome is unknown
             if self._idempotence is not None:
                 self._idempotence.forget()
             if isinstance(exc, KafkaError) and exc.invalid_metadata:
-                client.force_metadata_update()
+                client.refresh_metadata()
             raise
 
 
-def _leader(client: Any, topic: str, partition: int) -> int:
-    leader: int | None = client.cluster.leader_for_partition(TopicPartition(topic, partition))
+def _leader(client: Connections, topic: str, partition: int) -> int:
+    leader = client.leader(topic, partition)
     if leader is None or leader < 0:
-        client.force_metadata_update()
+        client.refresh_metadata()
         raise LeaderNotAvailableError(f"no leader known for {topic}[{partition}]")
     return leader
 
@@ -119,18 +112,17 @@ class Idempotence:
         self._producer: tuple[int, int] | None = None  # (producer id, epoch)
         self._next: dict[tuple[str, int], int] = {}
 
-    async def ensure(self, client: Any) -> None:
+    async def ensure(self, client: Connections) -> None:
         """Ask a broker for a producer id, unless this has one. Answers such as "coordinator
         loading" are asked again after a short pause; the caller's deadline bounds the wait."""
         while self._producer is None:
-            node = client.get_random_node()
+            node = client.random_node()
             if node is None:
                 raise NodeNotReadyError("no broker known to ask for a producer id")
-            response = await client.send(node, InitProducerIdRequest(
-                transactional_id=None, transaction_timeout_ms=self.TRANSACTION_TIMEOUT_MS))
-            error = for_code(response.error_code)
+            code, producer_id, epoch = await client.init_producer_id(node, self.TRANSACTION_TIMEOUT_MS)
+            error = for_code(code)
             if error is NoError:
-                self.assign(response.producer_id, response.producer_epoch)
+                self.assign(producer_id, epoch)
             elif error.retriable:
                 await asyncio.sleep(self.RETRY_PAUSE_S)
             else:
@@ -141,13 +133,13 @@ class Idempotence:
         self._producer = (producer_id, epoch)
         self._next = {}
 
-    def stamp(self, topic: str, partition: int, batch: BatchBuilder) -> None:
+    def stamp(self, topic: str, partition: int, batch: Batch) -> None:
         """Give an unbuilt batch the producer id and the partition's next sequence number."""
         if self._producer is None:
             raise RuntimeError("no producer id: call ensure() first")
         producer_id, epoch = self._producer
         sequence = self._next.get((topic, partition), 0)
-        batch._set_producer_state(producer_id, epoch, sequence)  # as aiokafka's accumulator does
+        stamp(batch, producer_id, epoch, sequence)  # as aiokafka's accumulator does
         self._next[(topic, partition)] = next_sequence(sequence, batch.record_count())
 
     def forget(self) -> None:
@@ -189,8 +181,7 @@ def plan_requests(batches: Iterable[tuple[str, int, int, Data]], max_bytes: int)
     return requests
 
 
-def check_acknowledged(sent: Mapping[str, Iterable[tuple[int, object]]],
-                       answered: Iterable[tuple[str, Iterable[Any]]]) -> None:
+def check_acknowledged(sent: Mapping[str, Iterable[tuple[int, object]]], answered: Answered) -> None:
     """Raise the error of the first partition that failed, or a `KafkaError` if one got no answer.
 
     `answered` is a Produce response's topics: (topic, [(partition, error_code, ...), ...])."""
