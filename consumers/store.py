@@ -11,6 +11,7 @@ yields real inserted/updated counts and a replay returns nothing.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,16 @@ import asyncpg
 
 from consumers.batch import Batch, ConversationUpsert
 from consumers.failures import WriterDefect
-from consumers.rows import ThreadKey
+from consumers.rows import (
+    DeleteRow,
+    EditRow,
+    EventRow,
+    MessageRow,
+    ReactionRow,
+    ReadRow,
+    SnapshotRow,
+    ThreadKey,
+)
 from kernel.sqlfiles import StatementMissing, statement
 
 # Every statement write_batch runs (tests/consumers/test_statements.py keeps this list complete).
@@ -90,8 +100,7 @@ def _columns(rows: Sequence[Any], names: Iterable[str]) -> list[list[Any]]:
 
 def _snapshot_columns(rows: Sequence[ConversationUpsert]) -> list[list[Any]]:
     snaps = [c.snapshot for c in rows]
-    names = ("graph_id", "message_count", "unread_count", "snippet", "participants", "can_reply", "link")
-    columns = [[getattr(s, n) if s else None for s in snaps] for n in names]
+    columns = [[getattr(s, n) if s else None for s in snaps] for n in SNAPSHOT_COLUMNS]
     return [[s.updated_ms if s else None for s in snaps], *columns]
 
 
@@ -101,27 +110,37 @@ async def _upsert(conn: asyncpg.Connection, name: str, columns: list[list[Any]])
     return await conn.fetch(sql(name), *columns)
 
 
+def fields_of(row_type: type, *, without: tuple[str, ...] = ()) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(row_type) if f.name not in without)
+
+
+# The column arrays each statement takes, in order: the row types' own fields (consumers/rows.py), so
+# a column is named once in Python and once in SQL (tests/consumers/test_columns.py holds each
+# statement's `unnest(...) AS r(...)` to these).
+CONVERSATION_COLUMNS = fields_of(ConversationUpsert, without=("snapshot", "by_webhook"))
+SNAPSHOT_COLUMNS = fields_of(SnapshotRow, without=("page_id", "user_id", "platform", "updated_ms", "run_id"))
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "upsert_conversations": (*CONVERSATION_COLUMNS, "snapshot_ms", *SNAPSHOT_COLUMNS),
+    "upsert_messages": fields_of(MessageRow, without=("run_id", "graph_text", "graph_observed_ms")),
+    "upsert_reactions": fields_of(ReactionRow),
+    "upsert_message_edits": fields_of(EditRow),
+    "upsert_message_deletes": fields_of(DeleteRow),
+    "upsert_message_reads": fields_of(ReadRow),
+    "insert_conversation_events": fields_of(EventRow),
+}
+
+
 async def write_batch(conn: asyncpg.Connection, batch: Batch) -> WriteResult:
     """Apply `batch` inside the caller's transaction; return real per-table and per-run counts."""
     b = batch
     convs = await _upsert(conn, "upsert_conversations", [
-        *_columns(b.conversations, ("page_id", "user_id", "platform", "updated_ms", "delivered_ms", "read_ms")),
-        *_snapshot_columns(b.conversations)])
-    msgs = await _upsert(conn, "upsert_messages", _columns(b.messages, (
-        "mid", "page_id", "user_id", "direction", "sender_id", "created_ms", "text", "attachments",
-        "reply_to_mid", "quick_reply", "app_id", "metadata", "source", "raw")))
-    counted = {
-        "reactions": await _upsert(conn, "upsert_reactions", _columns(
-            b.reactions, ("mid", "user_id", "reaction", "emoji", "reacted_ms"))),
-        "message_edits": await _upsert(conn, "upsert_message_edits", _columns(
-            b.edits, ("mid", "page_id", "user_id", "num_edit", "text", "edited_ms"))),
-        "message_deletes": await _upsert(conn, "upsert_message_deletes", _columns(
-            b.deletes, ("mid", "page_id", "user_id", "deleted_ms"))),
-        "message_reads": await _upsert(conn, "upsert_message_reads", _columns(
-            b.reads, ("mid", "reader_id", "page_id", "user_id", "read_ms"))),
-        "conversation_events": await _upsert(conn, "insert_conversation_events", _columns(
-            b.events, ("event_key", "page_id", "user_id", "kind", "occurred_ms", "payload"))),
-    }
+        *_columns(b.conversations, CONVERSATION_COLUMNS), *_snapshot_columns(b.conversations)])
+    msgs = await _upsert(conn, "upsert_messages", _columns(b.messages, COLUMNS["upsert_messages"]))
+    tables = (("reactions", "upsert_reactions", b.reactions), ("message_edits", "upsert_message_edits", b.edits),
+              ("message_deletes", "upsert_message_deletes", b.deletes),
+              ("message_reads", "upsert_message_reads", b.reads),
+              ("conversation_events", "insert_conversation_events", b.events))
+    counted = {table: await _upsert(conn, name, _columns(rows, COLUMNS[name])) for table, name, rows in tables}
     applied = await _apply_pending(conn, b)
     refreshed = await _refresh(conn, b, applied)
     result = _result(b, convs, msgs, counted, applied, refreshed)
