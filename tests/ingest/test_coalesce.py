@@ -19,6 +19,7 @@ from aiokafka.record.default_records import DefaultRecordBatch
 
 from ingest.coalesce import Batches, Coalescer
 from ingest.delivery import BrokerUnavailable
+from kernel.aiokafka_wire import batch_bytes
 from kernel.kafka import producer as new_producer
 from ingest.parse import parse_webhook
 from ingest.partition import MemoPartitioner
@@ -128,4 +129,4 @@ def test_a_record_larger_than_a_batch_gets_a_batch_of_its_own() -> None:
 
 
 def _values(batch: BatchBuilder) -> list[bytes]:
-    return [record.value for record in DefaultRecordBatch(bytes(batch._build()))]
+    return [record.value for record in DefaultRecordBatch(bytes(batch_bytes(batch)))]

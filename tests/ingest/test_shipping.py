@@ -16,6 +16,7 @@ from aiokafka.structs import TopicPartition
 from kernel.kafka import producer as new_producer
 from kernel.settings import KafkaSettings
 from ingest.shipping import Idempotence, ProduceRequests, check_acknowledged, next_sequence, plan_requests
+from kernel.aiokafka_wire import Connections, batch_bytes
 from tests.ingest.conftest import read_topic
 
 
@@ -90,7 +91,7 @@ def batch_of(count: int) -> BatchBuilder:
 def stamped(idempotence: Idempotence, topic: str, partition: int, count: int) -> tuple[int, int, int]:
     batch = batch_of(count)
     idempotence.stamp(topic, partition, batch)
-    built = DefaultRecordBatch(bytes(batch._build()))
+    built = DefaultRecordBatch(bytes(batch_bytes(batch)))
     return built.producer_id, built.producer_epoch, built.base_sequence
 
 
@@ -139,18 +140,18 @@ async def test_a_stamped_batch_sent_twice_is_written_once_and_a_new_producer_id_
     try:
         await producer.partitions_for(topic)
         idempotence = Idempotence()
-        await idempotence.ensure(producer.client)
+        await idempotence.ensure(Connections(producer))
         first = batch_of(3)
         idempotence.stamp(topic, 0, first)
-        data = bytes(first._build())
+        data = bytes(batch_bytes(first))
         await produce(producer, topic, data)
         await produce(producer, topic, data)  # a repeat: acknowledged, not written again
 
         idempotence.forget()
-        await idempotence.ensure(producer.client)
+        await idempotence.ensure(Connections(producer))
         second = batch_of(2)
         idempotence.stamp(topic, 0, second)  # sequence 0 again, under the new id
-        await produce(producer, topic, bytes(second._build()))
+        await produce(producer, topic, bytes(batch_bytes(second)))
     finally:
         await producer.stop()
     records = await read_topic(kafka, topic, 6, timeout_s=3)
