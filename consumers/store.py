@@ -60,6 +60,7 @@ class RunCounts:
     inserted: int = 0
     updated: int = 0
     gap_messages: int = 0
+    conversations_changed: int = 0  # conversations its snapshots inserted or changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,8 @@ class WriteResult:
             for run_id, c in r.runs.items():
                 was = runs.get(run_id, RunCounts())
                 runs[run_id] = RunCounts(was.inserted + c.inserted, was.updated + c.updated,
-                                         was.gap_messages + c.gap_messages)
+                                         was.gap_messages + c.gap_messages,
+                                         was.conversations_changed + c.conversations_changed)
         return cls(dict(inserted), dict(updated), runs)
 
     @property
@@ -193,13 +195,15 @@ def _run_counts(b: Batch, conv_inserted: set[ThreadKey], conv_touched: set[Threa
         if c.snapshot is not None and c.key in conv_touched:
             created = c.key in conv_inserted and not c.by_webhook
             counts[(c.snapshot.run_id, "inserted" if created else "updated")] += 1
+            counts[(c.snapshot.run_id, "conversations")] += 1
     for m in b.messages:
         if m.run_id is not None and m.source == "graph" and m.mid in msg_touched:
             counts[(m.run_id, "inserted" if m.mid in msg_inserted else "updated")] += 1
             counts[(m.run_id, "gap")] += m.mid in msg_inserted
     run_ids = sorted({c.snapshot.run_id for c in b.conversations if c.snapshot}
                      | {m.run_id for m in b.messages if m.run_id})
-    return {r: RunCounts(counts[(r, "inserted")], counts[(r, "updated")], counts[(r, "gap")]) for r in run_ids}
+    return {r: RunCounts(counts[(r, "inserted")], counts[(r, "updated")], counts[(r, "gap")],
+                         counts[(r, "conversations")]) for r in run_ids}
 
 
 async def _add_run_counts(conn: asyncpg.Connection, runs: dict[str, RunCounts]) -> None:
@@ -207,4 +211,5 @@ async def _add_run_counts(conn: asyncpg.Connection, runs: dict[str, RunCounts]) 
         return
     ids = sorted(runs)  # one lock order across concurrent writers
     await conn.execute(sql("add_sync_run_counts"), ids, [runs[r].inserted for r in ids],
-                       [runs[r].updated for r in ids], [runs[r].gap_messages for r in ids])
+                       [runs[r].updated for r in ids], [runs[r].gap_messages for r in ids],
+                       [runs[r].conversations_changed for r in ids])

@@ -143,11 +143,13 @@ class AdminApi:
         return JSONResponse(found) if found else _error(404, "unknown run")
 
     async def compat_sync(self, request: Request) -> Response:
-        wanted = page_id(json_object(await request.body()).get("pageId"), "pageId")
         try:
+            wanted = page_id(compat.requested_page(json_object(await request.body())), "facebookPageId or pageId")
             started = await self.reconciler.start(wanted, "auto", "compat")
+        except BadRequest as exc:
+            return JSONResponse(compat.error_answer(str(exc)), status_code=400)
         except SyncRejected as exc:
-            return JSONResponse(compat.sync_rejected(str(exc)), status_code=exc.status_code)
+            return JSONResponse(compat.error_answer(str(exc)), status_code=exc.status_code)
         return JSONResponse(compat.sync_answer(await self.reconciler.finished(started)))
 
     async def compat_sync_all(self, request: Request) -> Response:

@@ -3,8 +3,12 @@
 The old app answered `POST /api/conversations/sync` with
 `{"success", "syncMode", "synced", "inserted", "updated", "message"}` and `.../sync-all` with
 `{"success", "totalPages", "totals": {"totalSynced", "successCount"}, "results": [...]}`.
-`synced` is the conversations the run read from Graph and produced; `inserted`/`updated` are the rows
-the consumers wrote for the run (the database's own counts, see `reconciler.admin`).
+Its clients send `{"pageId": <the old app's own row id>, "facebookPageId": <Meta's id>}`: Meta's id is
+`facebookPageId` when present, `pageId` otherwise. `synced` is the conversations the run inserted or
+changed (`sync_runs.conversations_changed`), so a sync that found nothing new says 0 however many
+conversations its overlap re-read; `inserted`/`updated` are the rows the consumers wrote for the run
+(the database's own counts, see `reconciler.admin`). Errors answer `{"success": false, "error"}` with
+the status code, as the old app did.
 """
 
 from __future__ import annotations
@@ -38,22 +42,28 @@ def run_id_or_none(value: str) -> str | None:
 def _message(run: Mapping[str, Any]) -> str:
     if run.get("status") != "succeeded":
         return f"Sync failed: {run.get('error') or 'unknown error'}"
-    return f"Synced {run.get('conversations', 0)} conversations ({run.get('messages', 0)} messages)"
+    return (f"Synced {run.get('conversations_changed', 0)} new or changed conversations (read "
+            f"{run.get('conversations', 0)} conversations, {run.get('messages', 0)} messages)")
 
 
 def sync_answer(run: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "success": run.get("status") == "succeeded",
         "syncMode": run.get("mode"),
-        "synced": run.get("conversations", 0),
+        "synced": run.get("conversations_changed", 0),
         "inserted": run.get("inserted", 0),
         "updated": run.get("updated", 0),
         "message": _message(run),
     }
 
 
-def sync_rejected(message: str) -> dict[str, Any]:
-    return {"success": False, "syncMode": None, "synced": 0, "inserted": 0, "updated": 0, "message": message}
+def requested_page(body: Mapping[str, Any]) -> Any:
+    """Meta's page id in an old client's request body (None when it names none)."""
+    return body["facebookPageId"] if body.get("facebookPageId") not in (None, "") else body.get("pageId")
+
+
+def error_answer(message: str) -> dict[str, Any]:
+    return {"success": False, "error": message}
 
 
 def page_result(page_id: str, page_name: str, run: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from consumers.store import STATEMENTS
+from consumers.store import COLUMNS, STATEMENTS
 from kernel.sqlfiles import StatementMissing, statement
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ def named_statements() -> set[tuple[str, str]]:
             own = helper.group(1) if helper else package
             for m in NAMED.finditer(text):
                 found.add((m.group(1), m.group(2)) if m.group(1) else (own, m.group(3)))
-    return found
+    return found | {("consumers", name) for name in COLUMNS}  # the writer's bulk statements, run by name
 
 
 def sql_files() -> set[tuple[str, str]]:

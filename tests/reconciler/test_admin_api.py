@@ -67,6 +67,7 @@ BAD_REQUESTS = [
     ("GET", "/admin/sync-runs/5f0b8e8a-8d43-4a43-9a43-0d1f3b7a9c11", b"", 404),
     ("POST", "/api/conversations/sync", b'{"pageId": "404404"}', 404),
     ("POST", "/api/conversations/sync", b"{}", 400),
+    ("POST", "/api/conversations/sync", b'{"pageId": 17, "facebookPageId": "404404"}', 404),
 ]
 
 
@@ -79,6 +80,8 @@ async def test_validation_errors_are_clear_4xx(settings: Settings, admin_server:
             async with http.request(method, url + path, data=body) as response:
                 assert response.status == status, (method, path, body)
                 answer = await response.json()
-            assert answer.get("error") or answer.get("message")
+            assert answer.get("error")
+            if path.startswith("/api/"):  # the replaced app's error shape
+                assert answer["success"] is False and set(answer) == {"success", "error"}
         async with http.get(url + "/admin/sync-runs?page_id=1001") as response:
             assert (await response.json())["runs"] == []  # nothing was started by any of them

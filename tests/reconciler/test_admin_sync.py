@@ -53,6 +53,13 @@ async def test_admin_and_compat_syncs_report_real_counts(database_url: str, kafk
                                   "(SELECT count(*) FROM messages WHERE page_id = $1)", second)
         assert compat["inserted"] == rows and compat["updated"] == 0  # all new: every row was inserted
 
+        # the old app sends its own row id as pageId and Meta's as facebookPageId; nothing is new now,
+        # so `synced` is 0 however many conversations the overlap re-read
+        async with http.post(f"{url}/api/conversations/sync", json={"pageId": 17, "facebookPageId": second}) as r:
+            assert r.status == 200
+            again = await r.json()
+        assert (again["success"], again["syncMode"], again["synced"]) == (True, "incremental", 0), again
+
         async with http.post(f"{url}/api/conversations/sync-all", json={}) as response:
             assert response.status == 200
             everything = await response.json()
@@ -69,7 +76,7 @@ async def test_admin_and_compat_syncs_report_real_counts(database_url: str, kafk
         for r in started:
             assert (await poll_run(http, url, r["run_id"]))["conversations"] == 30
         async with http.get(f"{url}/admin/sync-runs?page_id={second}") as response:
-            assert len((await response.json())["runs"]) == 3
+            assert len((await response.json())["runs"]) == 4  # compat full, compat incremental, sync-all incremental, full
         async with http.get(f"{url}/admin/pages") as response:
             listed = {p["page_id"]: p for p in (await response.json())["pages"]}
         assert listed[second]["last_run"]["mode"] == "full" and listed[second]["last_synced_at"]

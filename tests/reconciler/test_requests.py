@@ -38,15 +38,23 @@ def test_auto_mode() -> None:
 
 
 RUN = {"run_id": "r", "status": "succeeded", "mode": "full", "conversations": 7, "messages": 70, "inserted": 5,
-       "updated": 2}
+       "updated": 2, "conversations_changed": 6}
 
 
 def test_compat_shapes() -> None:
-    assert compat.sync_answer(RUN) == {"success": True, "syncMode": "full", "synced": 7, "inserted": 5, "updated": 2,
-                                       "message": "Synced 7 conversations (70 messages)"}
+    assert compat.sync_answer(RUN) == {"success": True, "syncMode": "full", "synced": 6, "inserted": 5, "updated": 2,
+                                       "message": "Synced 6 new or changed conversations (read 7 conversations, 70 messages)"}
     failed = compat.sync_answer({**RUN, "status": "failed", "error": "token: dead"})
     assert failed["success"] is False and "token: dead" in failed["message"]
     answer = compat.sync_all_answer([compat.page_result("p1", "Shop", RUN)], {"p2": "busy"})
     assert answer["totalPages"] == 2 and answer["success"] is False
-    assert answer["totals"] == {"totalSynced": 7, "successCount": 1}
+    assert answer["totals"] == {"totalSynced": 6, "successCount": 1}
     assert {"pageId", "pageName", "synced", "syncMode"} <= set(answer["results"][0])
+
+
+def test_old_clients_name_metas_page_id_in_facebook_page_id() -> None:
+    assert compat.requested_page({"pageId": 17, "facebookPageId": "1043304516"}) == "1043304516"
+    assert compat.requested_page({"pageId": "1043304516"}) == "1043304516"
+    assert compat.requested_page({"pageId": "1043304516", "facebookPageId": ""}) == "1043304516"
+    assert compat.requested_page({}) is None
+    assert compat.error_answer("unknown page") == {"success": False, "error": "unknown page"}
