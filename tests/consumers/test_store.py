@@ -4,6 +4,7 @@ events that overtook their message are applied when it lands; sync runs get real
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime, timedelta
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -147,3 +148,21 @@ async def test_a_lost_edit_is_repaired_by_a_newer_graph_reading(conn: asyncpg.Co
     await apply(conn, [late_edit, older_snapshot])
     row = await conn.fetchrow("SELECT text, edit_count FROM messages WHERE mid = 'm_e'")
     assert (row["text"], row["edit_count"]) == ("hello", 1)
+
+
+async def test_reply_window_follows_the_last_inbound_message_of_either_source(conn: asyncpg.Connection) -> None:
+    def at(ms: int) -> datetime:
+        return datetime.fromtimestamp(ms / 1000, UTC)
+
+    run = traffic.new_run_id()
+    seen = [("m_1", 10_000, "hi", False), ("m_2", 20_000, "answer", True)]  # a Graph reading
+    await apply(conn, [traffic.snapshot(PAGE, USER, run, 20_000, seen, 2)])
+    columns = "SELECT last_inbound_at, last_outbound_at, reply_window_ends_at FROM conversations"
+    assert tuple(await conn.fetchrow(columns)) == (at(10_000), at(20_000), at(10_000) + timedelta(hours=24))
+    await apply(conn, [traffic.message(PAGE, USER, "m_3", 30_000, "again"),
+                       traffic.message(PAGE, USER, "m_4", 25_000, "agent", echo=True)])
+    after = tuple(await conn.fetchrow(columns))
+    assert after == (at(30_000), at(25_000), at(30_000) + timedelta(hours=24))
+    await apply(conn, [traffic.message(PAGE, USER, "m_0", 5_000, "a late, older message")])
+    await apply(conn, [traffic.message(PAGE, USER, "m_3", 30_000, "again")])  # and a redelivery
+    assert tuple(await conn.fetchrow(columns)) == after  # only forward
