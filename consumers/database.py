@@ -29,6 +29,7 @@ from consumers.failures import (
 )
 from consumers.rows import Rows
 from consumers.store import WriteResult, write_batch
+from kernel.startup import database_reachable
 
 log = structlog.get_logger("convsync.consumer")
 
@@ -80,19 +81,9 @@ class Database:
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             await self._fail(exc)
 
-    async def ping(self, timeout_s: float = 2.0) -> bool:
+    async def ping(self) -> bool:
         """Whether the database answers now, on a connection of its own (the writer's may be busy)."""
-        try:
-            conn = await asyncpg.connect(self._url, timeout=timeout_s)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
-            return False
-        try:
-            return bool(await conn.fetchval("SELECT true", timeout=timeout_s))
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
-            return False
-        finally:
-            with contextlib.suppress(Exception):
-                await conn.close(timeout=timeout_s)
+        return await database_reachable(self._url)
 
     async def _transaction(self, rows: Sequence[Rows]) -> WriteResult:
         conn = await self._connection()

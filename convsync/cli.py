@@ -76,7 +76,7 @@ def migrate(settings: Settings) -> None:
     from convsync.migrate import migrate_url
 
     url = require(settings.database.url, "DATABASE_URL").reveal()
-    applied = asyncio.run(migrate_url(url, reachable=True))
+    applied = asyncio.run(migrate_url(url))
     click.echo(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
 
 

@@ -17,7 +17,7 @@ import structlog
 
 import migrations
 from kernel.sqlfiles import statement
-from kernel.startup import StartupError, where
+from kernel.startup import connect
 
 log = structlog.get_logger("convsync.migrate")
 
@@ -74,16 +74,9 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
         await conn.execute(sql("unlock"), LOCK_KEY)
 
 
-async def migrate_url(url: str, *, reachable: bool = False) -> list[str]:
-    """Migrate the database at `url`. With `reachable`, a server that cannot be reached is a StartupError
-    (one line for the command) instead of the driver's exception."""
-    try:
-        conn = await asyncpg.connect(url, timeout=10)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        if not reachable:
-            raise
-        raise StartupError(f"PostgreSQL at {where(url)} cannot be reached ({exc.__class__.__name__}): "
-                           "check CONVSYNC_DATABASE_URL and that the server is up") from None
+async def migrate_url(url: str) -> list[str]:
+    """Migrate the database at `url`; one that cannot be reached is a StartupError (kernel.startup)."""
+    conn = await connect(url)
     try:
         return await migrate(conn)
     finally:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
-
 from ingest.delivery import PRODUCE_ERRORS, KafkaLink
 from kernel.settings import Secret
+from kernel.startup import database_reachable
 from ingest.spool import Spool
 
 CHECK_TIMEOUT_S = 2.0
@@ -27,23 +26,9 @@ async def kafka_reachable(link: KafkaLink) -> bool:
     return True
 
 
-async def database_reachable(url: Secret) -> bool:
-    try:
-        connection = await asyncpg.connect(url.reveal(), timeout=CHECK_TIMEOUT_S)
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return False
-    try:
-        await asyncio.wait_for(connection.fetchval("SELECT 1"), CHECK_TIMEOUT_S)
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return False
-    finally:
-        await connection.close()
-    return True
-
-
 async def readiness(link: KafkaLink, spool: Spool, max_body_bytes: int, database: Secret | None) -> dict[str, bool]:
     """Named checks; ready when all are True. The spool must have room for one more largest request."""
     checks = {"kafka": await kafka_reachable(link), "spool": spool.has_room_for(max_body_bytes)}
     if database is not None:
-        checks["database"] = await database_reachable(database)
+        checks["database"] = await database_reachable(database.reveal(), timeout_s=CHECK_TIMEOUT_S)
     return checks

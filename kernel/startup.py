@@ -1,7 +1,9 @@
 """Start-up checks every long-running command makes, each failure one line that names its cause and
 the setting to change (`convsync.cli.run` prints it and exits 1; never a traceback).
 
+    connect(url)                   a PostgreSQL connection, or the one line saying where it failed
     database_ready(url)            PostgreSQL answers and holds every migration this version ships
+    database_reachable(url)        whether PostgreSQL answers now (readiness probes; never raises)
     kafka_started(client, kafka)   a producer or consumer connected (and, with idempotence on, the
                                    broker granted a producer id: Tansu does not)
     topics_ensured(kafka)          convsync's topics exist (created when missing), within 30 s
@@ -43,13 +45,36 @@ def where(url: str) -> str:
     return f"{host}:{parts.port or 5432}{parts.path or '/'}"
 
 
-async def database_ready(url: str, *, timeout_s: float = 10.0) -> None:
-    """PostgreSQL answers at `url` and has every migration of this version applied."""
+CONNECT_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+async def connect(url: str, *, timeout_s: float = 10.0) -> asyncpg.Connection:
+    """A connection to PostgreSQL at `url`, or StartupError naming where and the setting to check."""
     try:
-        conn = await asyncpg.connect(url, timeout=timeout_s)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        return await asyncpg.connect(url, timeout=timeout_s)
+    except CONNECT_ERRORS as exc:
         raise StartupError(f"PostgreSQL at {where(url)} cannot be reached ({exc.__class__.__name__}): "
                            f"check {PREFIX}DATABASE_URL and that the server is up") from None
+
+
+async def database_reachable(url: str, *, timeout_s: float = 2.0) -> bool:
+    """Whether PostgreSQL answers at `url` now, on a connection of its own."""
+    try:
+        conn = await asyncpg.connect(url, timeout=timeout_s)
+    except CONNECT_ERRORS:
+        return False
+    try:
+        return bool(await conn.fetchval("SELECT true", timeout=timeout_s))
+    except CONNECT_ERRORS:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await conn.close(timeout=timeout_s)
+
+
+async def database_ready(url: str, *, timeout_s: float = 10.0) -> None:
+    """PostgreSQL answers at `url` and has every migration of this version applied."""
+    conn = await connect(url, timeout_s=timeout_s)
     try:
         applied = {r["version"] for r in await conn.fetch(statement("migrations", "applied"))}
     except asyncpg.UndefinedTableError:

@@ -83,7 +83,7 @@ async def test_installed_roles_write_a_webhook_and_a_full_sync(installed: Instal
                                                                kafka: KafkaSettings, tmp_path: Path) -> None:
     url = await create_database(infra.database_url, None)  # empty: the installed `migrate` builds it
     try:
-        first, again = _convsync(installed, "migrate", CONVSYNC_DATABASE_URL=url), None
+        first = _convsync(installed, "migrate", CONVSYNC_DATABASE_URL=url)
         assert first.returncode == 0 and "applied" in first.stdout and "0 migration" not in first.stdout, first
         again = _convsync(installed, "migrate", CONVSYNC_DATABASE_URL=url)
         assert again.returncode == 0 and "applied 0 migration(s)" in again.stdout, again
