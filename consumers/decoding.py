@@ -29,18 +29,23 @@ class Decoded:
 
 
 def decode_one(record: ConsumerRecord) -> Decoded:
-    """Decode and map; poison when unusable.
+    """Decode and map; poison when unusable."""
+    try:
+        return Decoded(record, rows_of(record.value))
+    except RecordError as exc:
+        return Decoded(record, None, str(exc))
+
+
+def rows_of(value: bytes | None) -> Rows:
+    """The rows an events-topic value writes; RecordError when it is poison (a replay of the DLQ asks too).
 
     PostgreSQL text and jsonb cannot hold a NUL character (JSON `\\u0000`), so inside the event each one
     becomes U+FFFD: the message is kept and readable, and the raw archive keeps the exact bytes. Only
     records whose bytes hold that escape pay for the scan."""
-    try:
-        decoded = decode(record.value)
-        if record.value is not None and b"\\u0000" in record.value:
-            decoded = dataclasses.replace(decoded, event=without_nul(decoded.event))
-        return Decoded(record, map_record(decoded))
-    except RecordError as exc:
-        return Decoded(record, None, str(exc))
+    decoded = decode(value)
+    if value is not None and b"\\u0000" in value:
+        decoded = dataclasses.replace(decoded, event=without_nul(decoded.event))
+    return map_record(decoded)
 
 
 def without_nul(value: Any) -> Any:

@@ -49,9 +49,11 @@ def build_app(settings: Settings) -> Starlette:
         log.info("admin_api_disabled", reason="CONVSYNC_ADMIN_TOKEN and CONVSYNC_DATABASE_URL enable it")
         return create_app(settings)
     from reconciler.admin import admin_api
+    from replay.admin import replay_api
 
     routes, lifespan = admin_api(settings)
-    return create_app(settings, extra_routes=routes, extra_lifespans=[lifespan])
+    replay_routes, replay_lifespan = replay_api(settings)
+    return create_app(settings, extra_routes=[*routes, *replay_routes], extra_lifespans=[lifespan, replay_lifespan])
 
 
 def app_from_environment() -> Starlette:

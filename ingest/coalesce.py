@@ -14,8 +14,9 @@ The batches travel as Produce requests of the edge's own, one group in flight at
 (`ingest.shipping`, which also says why not aiokafka's accumulator).
 
 Partitions are chosen exactly as aiokafka's default partitioner does (`ingest.partition`), so a
-thread's events share a partition with the reconciler's records for it. The raw body has no key:
-a group puts its raw records on one partition.
+thread's events share a partition with the reconciler's records for it. A raw body is keyed by its
+first event's page (`kernel.records.archive_key`) and stamped with the time it was received; a body
+without events goes to one partition chosen for the group.
 
 Each acknowledged group reports its latency, from its oldest request to the last acknowledgement,
 to `on_produced` (the edge's produce-latency histogram).
@@ -35,7 +36,7 @@ from aiokafka import AIOKafkaProducer
 
 from kernel.aiokafka_wire import Batch
 
-from kernel.records import EventRecord, Topics, encode, key_bytes
+from kernel.records import EventRecord, Topics, archive_key, encode, key_bytes
 from ingest.shipping import ProduceRequests
 from ingest.received import Received
 
@@ -118,14 +119,18 @@ class Coalescer:
         events, raw = self._topics.events, self._topics.raw
         event_partitions = sorted(await producer.partitions_for(events))
         raw_partitions = sorted(await producer.partitions_for(raw))
-        raw_partition = self._partitioner(None, raw_partitions, raw_partitions)
+        unkeyed_partition = self._partitioner(None, raw_partitions, raw_partitions)
         batches = Batches(producer.create_batch)
         for submitted in group:
             for record in submitted.records:
                 key = key_bytes(record)
                 partition = self._partitioner(key, event_partitions, event_partitions)
                 batches.append(events, partition, key, encode(record))
-            batches.append(raw, raw_partition, None, submitted.request.body, raw_headers(submitted.request))
+            request, raw_key = submitted.request, archive_key(submitted.records)
+            raw_partition = (unkeyed_partition if raw_key is None
+                             else self._partitioner(raw_key, raw_partitions, raw_partitions))
+            batches.append(raw, raw_partition, raw_key, request.body, raw_headers(request),
+                           timestamp=request.received_at)
         return await self._shipper.ship(producer, batches.all())
 
     async def _settle(self, group: list[_Submitted], acks: list[asyncio.Task[None]], oldest_at: float) -> None:
@@ -153,16 +158,17 @@ class Batches:
         self._full: list[tuple[str, int, Batch]] = []
 
     def append(self, topic: str, partition: int, key: bytes | None, value: bytes,
-               headers: Headers | None = None) -> None:
+               headers: Headers | None = None, *, timestamp: int | None = None) -> None:
+        """`timestamp`: the record's CreateTime in epoch ms (None: now)."""
         headers = [] if headers is None else headers
         slot = (topic, partition)
         batch = self._open.get(slot)
-        if batch is not None and batch.append(timestamp=None, key=key, value=value, headers=headers) is not None:
+        if batch is not None and batch.append(timestamp=timestamp, key=key, value=value, headers=headers) is not None:
             return
         if batch is not None:
             self._full.append((topic, partition, batch))
         batch = self._open[slot] = self._new_batch()
-        if batch.append(timestamp=None, key=key, value=value, headers=headers) is None:
+        if batch.append(timestamp=timestamp, key=key, value=value, headers=headers) is None:
             raise AssertionError("an empty record batch refused a record")
 
     def all(self) -> list[tuple[str, int, Batch]]:

@@ -31,11 +31,21 @@ def producer(kafka: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(**options)
 
 
+DAY_MS = 86_400_000
+
+
 def topic_specs(kafka: KafkaSettings) -> list[NewTopic]:
+    """The topics convsync creates when they are missing (an existing topic is never altered).
+
+    The raw archive keeps bodies for `raw_retention_days` (-1: forever) whatever the broker's default,
+    and uses CreateTime, which the edge sets to the moment it received each body, so a replay can seek
+    by that time (`offsets_for_times`) even for bodies that waited in the spool."""
     rf, topics = kafka.replication_factor, kafka.topics
+    retention_ms = -1 if kafka.raw_retention_days == -1 else kafka.raw_retention_days * DAY_MS
     return [
         NewTopic(topics.events, num_partitions=kafka.events_partitions, replication_factor=rf),
-        NewTopic(topics.raw, num_partitions=1, replication_factor=rf),
+        NewTopic(topics.raw, num_partitions=kafka.raw_partitions, replication_factor=rf,
+                 topic_configs={"retention.ms": str(retention_ms), "message.timestamp.type": "CreateTime"}),
         NewTopic(topics.dlq, num_partitions=1, replication_factor=rf),
     ]
 

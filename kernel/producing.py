@@ -6,7 +6,7 @@
 
 Events are keyed by their thread key (one conversation, one partition, one order, whoever produced
 them: the edge's drain, the reconciler, a replay); raw bodies carry the edge's headers; dead letters
-keep the original key and value. Sending returns as soon as the records are handed to the producer;
+keep the original key and value, and `resend` puts one back on the events topic as it was. Sending returns as soon as the records are handed to the producer;
 the caller decides when to wait for the acks (the reconciler moves its watermark only after).
 
 The edge's hot path writes Produce requests of its own (ingest.coalesce, ingest.shipping) through
@@ -30,7 +30,10 @@ Ack = asyncio.Future[object]
 class RecordSink(Protocol):
     async def send_events(self, records: Sequence[EventRecord], headers: Headers = ()) -> list[Ack]: ...
 
-    async def send_raw(self, body: bytes, headers: Headers) -> Ack: ...
+    async def send_raw(self, body: bytes, headers: Headers, *, key: bytes | None = None,
+                       timestamp_ms: int | None = None) -> Ack: ...
+
+    async def resend(self, key: bytes | None, value: bytes | None, headers: Headers) -> Ack: ...
 
     async def dead_letter(self, key: bytes | None, value: bytes | None, headers: Headers) -> Ack: ...
 
@@ -47,8 +50,17 @@ class KafkaSink:
                                           headers=list(headers) or None)
                 for r in records]
 
-    async def send_raw(self, body: bytes, headers: Headers) -> Ack:
-        ack: Ack = await self._producer.send(self._topics.raw, body, headers=list(headers) or None)
+    async def send_raw(self, body: bytes, headers: Headers, *, key: bytes | None = None,
+                       timestamp_ms: int | None = None) -> Ack:
+        """Archive a body, keyed by its page (`kernel.records.archive_key`), stamped with its arrival."""
+        ack: Ack = await self._producer.send(self._topics.raw, body, key=key, headers=list(headers) or None,
+                                             timestamp_ms=timestamp_ms)
+        return ack
+
+    async def resend(self, key: bytes | None, value: bytes | None, headers: Headers) -> Ack:
+        """An events-topic record exactly as it was (a dead letter sent back), under its original key."""
+        ack: Ack = await self._producer.send(self._topics.events, value=value, key=key,
+                                             headers=list(headers) or None)
         return ack
 
     async def dead_letter(self, key: bytes | None, value: bytes | None, headers: Headers) -> Ack:

@@ -65,6 +65,8 @@ class KafkaSettings:
     bootstrap: str | None  # None: the embedded broker is started (dev, tests)
     idempotence: bool = True
     events_partitions: int = 12
+    raw_partitions: int = 12  # CONVSYNC_RAW_PARTITIONS: the archive, keyed by page (one page's bodies in order)
+    raw_retention_days: int = 30  # CONVSYNC_RAW_RETENTION_DAYS: -1 keeps the archive forever
     replication_factor: int = 1
     topic_prefix: str = ""  # "" in production: the topics are exactly convsync.events.v1 etc.
 
@@ -78,6 +80,8 @@ class KafkaSettings:
             **({"CONVSYNC_KAFKA_BOOTSTRAP": self.bootstrap} if self.bootstrap else {}),
             "CONVSYNC_KAFKA_IDEMPOTENCE": "true" if self.idempotence else "false",
             "CONVSYNC_EVENTS_PARTITIONS": str(self.events_partitions),
+            "CONVSYNC_RAW_PARTITIONS": str(self.raw_partitions),
+            "CONVSYNC_RAW_RETENTION_DAYS": str(self.raw_retention_days),
             "CONVSYNC_REPLICATION_FACTOR": str(self.replication_factor),
             "CONVSYNC_TOPIC_PREFIX": self.topic_prefix,
         }
@@ -199,6 +203,13 @@ def _non_negative_int(value: str) -> int:
     return number
 
 
+def _retention_days(value: str) -> int:
+    number = int(value)
+    if number <= 0 and number != -1:
+        raise ValueError
+    return number
+
+
 def _positive_float(value: str) -> float:
     number = float(value)
     if not number > 0:
@@ -301,6 +312,9 @@ def _kafka_settings(r: _Reader) -> KafkaSettings:
         bootstrap=r.parsed("KAFKA_BOOTSTRAP", _bootstrap, None, "host:port[,host:port...]"),
         idempotence=r.parsed("KAFKA_IDEMPOTENCE", _bool, d["idempotence"], "true or false"),
         events_partitions=r.parsed("EVENTS_PARTITIONS", _positive_int, d["events_partitions"], "a positive integer"),
+        raw_partitions=r.parsed("RAW_PARTITIONS", _positive_int, d["raw_partitions"], "a positive integer"),
+        raw_retention_days=r.parsed("RAW_RETENTION_DAYS", _retention_days, d["raw_retention_days"],
+                                    "a positive number of days, or -1 (forever)"),
         replication_factor=r.parsed("REPLICATION_FACTOR", _positive_int, d["replication_factor"], "a positive integer"),
         topic_prefix=r.parsed("TOPIC_PREFIX", _topic_prefix, d["topic_prefix"], "letters, digits, '.', '_' or '-'"),
     )

@@ -16,7 +16,6 @@ of the run, so `inserted`/`updated` are the database's counts; `applied` says wh
 from __future__ import annotations
 
 import contextlib
-import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -25,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from kernel.bearer import bearer_matches
 from kernel.settings import Settings
 from reconciler import compat, pages, runs
 from reconciler.requests import (
@@ -79,11 +79,7 @@ class AdminApi:
         ]
 
     def authorized(self, request: Request) -> bool:
-        expected = self.settings.admin.admin_token
-        given = request.headers.get("authorization", "")
-        if expected is None or not given.startswith("Bearer "):
-            return False
-        return hmac.compare_digest(given.removeprefix("Bearer ").encode(), expected.reveal().encode())
+        return bearer_matches(request.headers.get("authorization", ""), self.settings.admin.admin_token)
 
     def _guarded(self, handler: Handler) -> Handler:
         async def guarded(request: Request) -> Response:

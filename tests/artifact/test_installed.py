@@ -29,7 +29,7 @@ from tests.support.infra import Infra
 
 pytestmark = [pytest.mark.artifact, pytest.mark.integration]
 
-PACKAGES = ("convsync", "kernel", "ingest", "consumers", "reconciler", "emulator", "migrations")
+PACKAGES = ("convsync", "kernel", "ingest", "consumers", "reconciler", "replay", "emulator", "migrations")
 
 
 def _convsync(installed: Installed, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -62,7 +62,7 @@ async def read_topic(kafka: KafkaSettings, topic: str, count: int, *, timeout_s:
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
-        n = kafka.events_partitions if topic == kafka.topics.events else 1
+        n = {kafka.topics.events: kafka.events_partitions, kafka.topics.raw: kafka.raw_partitions}.get(topic, 1)
         partitions = [TopicPartition(topic, p) for p in range(n)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)

@@ -27,7 +27,8 @@ class Infra:
 
     def test_kafka(self, partitions: int = 4) -> KafkaSettings:
         """Kafka settings under a fresh topic prefix: topics that no other test touches."""
-        return replace(self.kafka, topic_prefix=f"t{uuid.uuid4().hex[:10]}.", events_partitions=partitions)
+        return replace(self.kafka, topic_prefix=f"t{uuid.uuid4().hex[:10]}.", events_partitions=partitions,
+                       raw_partitions=partitions)
 
 
 def broker_kind() -> str:

@@ -1,0 +1,120 @@
+"""Read one topic for a replay: from the offsets at `since` to the end offsets taken at start, in chunks.
+
+    async with TopicScan(kafka, topic, since_ms=...) as scan:
+        print(scan.to_scan)                 # records between the start and end offsets
+        async for chunk in scan.chunks():    # lists of ConsumerRecord, at most `chunk_records` each
+            ...
+
+No consumer group and no commits: a replay is a reader of its own, beside the live consumers.
+
+Where a partition starts: `offsets_for_times(since)`, the first record whose timestamp is at least
+`since` (raw records are stamped with their arrival, DESIGN §3). A broker that cannot answer
+exactly, or a partition with no such record, gives the beginning or nothing; Tansu answers with
+an earlier offset, which only means more records are scanned and left out by the selection.
+
+Where it ends: the end offsets taken when the scan opens, so records arriving meanwhile (the live
+path handles them) never lengthen it. A window's `until` does not shorten the scan, because a body
+that waited in the edge's spool is archived after newer ones. Tansu reports end offsets too low
+after multi-record batches (DESIGN §6); the whole batch that holds a partition's last counted offset
+is still read, and a partition that yields nothing for `idle_s` while short of its end is closed
+(logged), so a scan always ends.
+
+Memory: one chunk at a time, plus aiokafka's fetch buffer (bounded by its fetch sizes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from types import TracebackType
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from kernel.settings import KafkaSettings
+from kernel.startup import kafka_started
+
+log = structlog.get_logger("convsync.replay")
+
+Chunk = list[ConsumerRecord]
+
+
+class TopicScan:
+    def __init__(self, kafka: KafkaSettings, topic: str, *, since_ms: int | None, chunk_records: int = 1000,
+                 idle_s: float = 10.0, poll_ms: int = 500) -> None:
+        self._kafka = kafka
+        self._topic = topic
+        self._since_ms = since_ms
+        self._chunk_records = chunk_records
+        self._idle_s = idle_s
+        self._poll_ms = poll_ms
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, enable_auto_commit=False,
+                                          group_id=None, auto_offset_reset="earliest", request_timeout_ms=30_000)
+        self._ends: dict[TopicPartition, int] = {}
+        self.to_scan = 0
+
+    async def __aenter__(self) -> TopicScan:
+        await kafka_started(self._consumer, self._kafka, producer=False)
+        try:
+            await self._open()
+        except BaseException:
+            await self._consumer.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        await self._consumer.stop()
+
+    async def _open(self) -> None:
+        await self._consumer.topics()  # loads the cluster's metadata
+        numbers = self._consumer.partitions_for_topic(self._topic) or set()
+        partitions = [TopicPartition(self._topic, n) for n in sorted(numbers)]
+        if not partitions:
+            return
+        ends = await self._consumer.end_offsets(partitions)
+        starts = await self._starts(partitions, ends)
+        self._ends = {tp: ends[tp] for tp in partitions if starts[tp] < ends[tp]}
+        self.to_scan = sum(ends[tp] - starts[tp] for tp in self._ends)
+        self._consumer.assign(list(self._ends))
+        for tp in self._ends:
+            self._consumer.seek(tp, starts[tp])
+
+    async def _starts(self, partitions: list[TopicPartition], ends: dict[TopicPartition, int]
+                      ) -> dict[TopicPartition, int]:
+        beginnings: dict[TopicPartition, int] = await self._consumer.beginning_offsets(partitions)
+        if self._since_ms is None:
+            return beginnings
+        found = await self._consumer.offsets_for_times({tp: self._since_ms for tp in partitions})
+        starts: dict[TopicPartition, int] = {}
+        for tp in partitions:
+            answer = found.get(tp)
+            if answer is None:  # no record at or after `since`
+                starts[tp] = ends[tp]
+            elif answer.timestamp < 0:  # not an exact answer (Tansu): scan from the beginning
+                starts[tp] = beginnings[tp]
+            else:
+                starts[tp] = max(beginnings[tp], answer.offset)
+        return starts
+
+    async def chunks(self) -> AsyncIterator[Chunk]:
+        """The records up to the end offsets, partition after partition within each chunk."""
+        loop = asyncio.get_running_loop()
+        active = set(self._ends)
+        last_seen = {tp: loop.time() for tp in active}
+        while active:
+            fetched = await self._consumer.getmany(*active, timeout_ms=self._poll_ms, max_records=self._chunk_records)
+            chunk: Chunk = []
+            for tp, records in fetched.items():
+                chunk.extend(records)
+                last_seen[tp] = loop.time()
+            for tp in list(active):
+                if await self._consumer.position(tp) >= self._ends[tp]:
+                    active.discard(tp)
+                elif loop.time() - last_seen[tp] > self._idle_s:
+                    log.warning("replay_partition_idle", topic=tp.topic, partition=tp.partition,
+                                position=await self._consumer.position(tp), end=self._ends[tp])
+                    active.discard(tp)
+            if active != set(self._consumer.assignment()):
+                self._consumer.pause(*(set(self._consumer.assignment()) - active))
+            if chunk:
+                yield chunk
