@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "reconcile": ("reconciler.cli", "reconcile", "The timer loop syncing leased pages from the Graph API."),
     "sync": ("reconciler.cli", "sync", "One sync now (PAGE_ID [--full] or --all), with a progress bar."),
     "pages": ("reconciler.cli", "pages", "Manage connected pages and their tokens (add/list/remove)."),
+    "subscriptions": ("reconciler.cli", "subscriptions", "Show (check) or repair (fix) each page's webhook subscription."),
     "replay": ("replay.cli", "replay", "Re-derive events from the raw archive, or retry dead letters."),
     "emulator": ("emulator.cli", "emulator", "The Meta stand-in (Graph API + webhook traffic) on its own."),
 }

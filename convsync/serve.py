@@ -51,9 +51,13 @@ def build_app(settings: Settings) -> Starlette:
     from reconciler.admin import admin_api
     from replay.admin import replay_api
 
+    from reconciler import metrics as reconciler_metrics
+
     routes, lifespan = admin_api(settings)
     replay_routes, replay_lifespan = replay_api(settings)
-    return create_app(settings, extra_routes=[*routes, *replay_routes], extra_lifespans=[lifespan, replay_lifespan])
+    # /metrics also shows what the syncs this process ran counted (gaps found, Graph calls, throttles)
+    return create_app(settings, extra_routes=[*routes, *replay_routes], extra_lifespans=[lifespan, replay_lifespan],
+                      extra_metrics=[reconciler_metrics.exposition])
 
 
 def app_from_environment() -> Starlette:

@@ -11,6 +11,8 @@ The routes mirror the Python controls of `emulator.runner.Emulator` one to one:
 - `POST /_emulator/rate` `{"calls_per_second", "burst"?}`, `POST /_emulator/transient` `{"rate"}`,
   `POST /_emulator/latency` `{"latency_ms", "jitter_ms"?}`
 - `POST /_emulator/webhooks` `{"loss"?, "duplicate"?, "reorder"?}`, `POST /_emulator/traffic` `{"rate"}`
+- `POST /_emulator/pages/{page_id}/unsubscribe`, `POST /_emulator/pages/{page_id}/drop-field` `{"field"}`:
+  the app stops receiving the page's webhooks (all, or one field's), as Meta does on its own
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class Controls(Protocol):
         self, *, loss: float | None = None, duplicate: float | None = None, reorder: float | None = None
     ) -> None: ...
     def set_traffic_rate(self, changes_per_second: float) -> None: ...
+    def unsubscribe(self, page_id: str) -> None: ...
+    def drop_field(self, page_id: str, name: str) -> None: ...
     def stats_json(self) -> JSON: ...
     def deliveries_json(self) -> JSON: ...
 
@@ -58,6 +62,8 @@ def add_routes(app: web.Application, controls: Controls) -> None:
     app.router.add_post("/_emulator/latency", _write(_latency))
     app.router.add_post("/_emulator/webhooks", _write(_webhooks))
     app.router.add_post("/_emulator/traffic", _write(_traffic))
+    app.router.add_post("/_emulator/pages/{page_id}/unsubscribe", _write(_unsubscribe))
+    app.router.add_post("/_emulator/pages/{page_id}/drop-field", _write(_drop_field))
 
 
 def _pages(world: World) -> list[JSON]:
@@ -133,4 +139,16 @@ async def _webhooks(c: Controls, request: web.Request, body: JSON) -> JSON:
 
 async def _traffic(c: Controls, request: web.Request, body: JSON) -> JSON:
     c.set_traffic_rate(float(body["rate"]))
+    return {"ok": True}
+
+
+async def _unsubscribe(c: Controls, request: web.Request, body: JSON) -> JSON:
+    c.unsubscribe(request.match_info["page_id"])
+    return {"ok": True}
+
+
+async def _drop_field(c: Controls, request: web.Request, body: JSON) -> JSON:
+    if not isinstance(body.get("field"), str):
+        raise ValueError("field must be a string")
+    c.drop_field(request.match_info["page_id"], body["field"])
     return {"ok": True}

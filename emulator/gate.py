@@ -25,6 +25,7 @@ from emulator import errors, resolve
 from emulator.errors import GraphError
 from emulator.limits import PageBudget, Usage
 from emulator.model import JSON
+from emulator.subscriptions import SubscriptionConfig, Subscriptions
 from emulator.world import World
 
 
@@ -39,6 +40,7 @@ class GraphConfig:
     limits: resolve.Limits = field(default_factory=resolve.Limits)
     app_secret: str | None = field(default=None, repr=False)  # checks `appsecret_proof` when sent
     work_per_second: float = 500.0  # objects rendered per second before total_time reaches 100%
+    subscriptions: SubscriptionConfig = field(default_factory=SubscriptionConfig)
     seed: int = 0  # for jitter, transient failures and trace ids (not the world)
 
 
@@ -99,6 +101,7 @@ class GraphState:
         self.controls = GraphControls.from_config(config)
         self.stats = GraphStats()
         self.rng = random.Random(config.seed)
+        self.subscriptions = Subscriptions(world.pages, config.subscriptions)
         self._budgets: dict[str, PageBudget] = {}
 
     def budget(self, page_id: str) -> PageBudget:
@@ -136,14 +139,20 @@ class GraphState:
             self.rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") for _ in range(22)
         )
 
-    def call(self, path: str, params: dict[str, str], link: Callable[[str, dict[str, str]], str]) -> Answer:
-        """One Graph call through the gate; never raises for Meta-level errors."""
+    def call(self, path: str, params: dict[str, str], link: Callable[[str, dict[str, str]], str],
+             method: str = "GET") -> Answer:
+        """One Graph call through the gate; never raises for Meta-level errors. The only POST and DELETE
+        the emulator answers are a page's `subscribed_apps` (subscribe, unsubscribe)."""
         page_id = None
         try:
             target = resolve.locate(self.world, path)
             page_id = target.page.page_id
+            if method != "GET" and target.kind != "subscribed_apps":
+                raise errors.bad_parameter(f"Unsupported {method} request")
             self._authorise(page_id, params)
             self._charge(page_id)
+            if target.kind == "subscribed_apps":
+                return Answer(200, self._subscribed_apps(page_id, method, params), page_id)
             payload = resolve.answer(self.world, target, params, self.config.limits, link)
             if page_id in self.controls.looping_cursors and target.kind == "conversations":
                 payload = _repeat_cursor(payload, path, params, link)
@@ -151,6 +160,15 @@ class GraphState:
             return Answer(200, payload, page_id)
         except GraphError as exc:
             return Answer(exc.status, exc.body(self.trace_id()), page_id)
+
+    def _subscribed_apps(self, page_id: str, method: str, params: dict[str, str]) -> JSON:
+        if method == "POST":
+            self.subscriptions.subscribe(page_id, params.get("subscribed_fields"))
+            return {"success": True}
+        if method == "DELETE":
+            self.subscriptions.unsubscribe(page_id)
+            return {"success": True}
+        return {"data": self.subscriptions.as_graph(page_id)}
 
     def _authorise(self, page_id: str, params: dict[str, str]) -> None:
         token, page = params.get("access_token"), self.world.page(page_id)

@@ -1,6 +1,6 @@
 """The Graph API stand-in: an aiohttp app serving `/{version}/...` from the world.
 
-`GET /{version}/{path}` and batch `POST /` (at most 50 calls, each charged like a single call) go
+`GET /{version}/{path}`, `POST`/`DELETE /{version}/{page-id}/subscribed_apps` and batch `POST /` (at most 50 calls, each charged like a single call) go
 through the gate (`emulator.gate`: tokens, rate limit, transient failures). Every response carries
 `X-Business-Use-Case-Usage` (keyed by page id) and `X-App-Usage`; any other path or method answers
 Meta's JSON error. Latency (fixed + jitter) is added per HTTP request.
@@ -38,6 +38,8 @@ def make_app(state: GraphState) -> web.Application:
     app.router.add_post("/{version:v[0-9.]+}", _batch)
     app.router.add_post("/{version:v[0-9.]+}/", _batch)
     app.router.add_get("/{version:v[0-9.]+}/{path:.+}", _get)
+    app.router.add_post("/{version:v[0-9.]+}/{path:.+}", _post)
+    app.router.add_delete("/{version:v[0-9.]+}/{path:.+}", _post)
     return app
 
 
@@ -72,6 +74,17 @@ async def _get(request: web.Request) -> web.Response:
     params = dict(request.query)
     await _delay(state)
     answer = state.call(request.match_info["path"], params, _linker(request, params))
+    pages = {answer.page_id} if answer.page_id else set()
+    return _respond(state, answer.status, answer.body, pages)
+
+
+async def _post(request: web.Request) -> web.Response:
+    """POST or DELETE of one object (a page's `subscribed_apps`); parameters in the query or the form."""
+    state = request.app[GRAPH_KEY]
+    state.stats.requests += 1
+    params = {k: str(v) for k, v in (await request.post()).items()} | dict(request.query)
+    await _delay(state)
+    answer = state.call(request.match_info["path"], params, _linker(request, params), request.method)
     pages = {answer.page_id} if answer.page_id else set()
     return _respond(state, answer.status, answer.body, pages)
 

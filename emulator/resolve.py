@@ -1,6 +1,6 @@
 """Which object a Graph path names, and the JSON Meta answers for it (pure, given the world).
 
-Paths: `{page-id}`, `{page-id}/conversations`, `{conversation-id}`, `{conversation-id}/messages`,
+Paths: `{page-id}`, `{page-id}/conversations`, `{page-id}/subscribed_apps` (answered by the gate), `{conversation-id}`, `{conversation-id}/messages`,
 `{message-id}`. Listing conversations is newest `updated_time` first with keyset cursors on
 (`updated_time`, id): a conversation that moves to the top while a client pages is not listed twice,
 and every conversation that did not change during the walk is listed exactly once. `since`/`until`
@@ -17,7 +17,7 @@ from emulator.fields import Field, FieldsError, parse_fields
 from emulator.model import JSON, Conversation, Message, Page
 from emulator.world import World
 
-TargetKind = Literal["page", "conversations", "conversation", "messages", "message"]
+TargetKind = Literal["page", "conversations", "subscribed_apps", "conversation", "messages", "message"]
 PAGE_FIELDS = {"id", "name", "access_token"}
 
 
@@ -42,8 +42,8 @@ def locate(world: World, path: str) -> Target:
     if not parts or len(parts) > 2:
         raise errors.bad_parameter("Unknown path components: /" + "/".join(parts[1:]))
     head, edge = parts[0], parts[1] if len(parts) == 2 else None
-    if head in world.pages and edge in (None, "conversations"):
-        return Target("conversations" if edge else "page", world.pages[head])
+    if head in world.pages and edge in (None, "conversations", "subscribed_apps"):
+        return Target(edge or "page", world.pages[head])  # type: ignore[arg-type]  # edge is one of the kinds
     if head in world.conversations and edge in (None, "messages"):
         conv = world.conversations[head]
         return Target("messages" if edge else "conversation", world.pages[conv.page_id], conv)

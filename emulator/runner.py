@@ -18,6 +18,7 @@ from emulator import control, graph
 from emulator.graph import GraphConfig, GraphState, GraphStats
 from emulator.model import JSON, WebhookEvent
 from emulator.traffic import Traffic, TrafficConfig
+from emulator.subscriptions import Subscriptions
 from emulator.webhooks import DeliveryStats, WebhookConfig, WebhookSender
 from emulator.world import World, WorldConfig
 
@@ -68,6 +69,19 @@ class Emulator:
     def set_token(self, page_id: str, token: str) -> None:
         self.graph_state.set_token(page_id, token)
 
+    @property
+    def subscriptions(self) -> Subscriptions:
+        """Which pages deliver webhooks for which fields (`unsubscribe`, `drop_field` as Meta's habits)."""
+        return self.graph_state.subscriptions
+
+    def unsubscribe(self, page_id: str) -> None:
+        self.world.page(page_id)
+        self.graph_state.subscriptions.unsubscribe(page_id)
+
+    def drop_field(self, page_id: str, name: str) -> None:
+        self.world.page(page_id)
+        self.graph_state.subscriptions.drop_field(page_id, name)
+
     def set_rate(self, calls_per_second: float, burst: float | None = None) -> None:
         self.graph_state.set_rate(calls_per_second, burst)
 
@@ -100,7 +114,11 @@ class Emulator:
         return self.sender.stats.outcomes() if self.sender else {"delivered": [], "lost": []}
 
     def stats_json(self) -> JSON:
-        body: JSON = {"graph": self.stats.as_json()}
+        subs = self.graph_state.subscriptions.stats
+        body: JSON = {"graph": self.stats.as_json(),
+                      "subscriptions": {"withheld": dict(subs.withheld),
+                                        "unsubscribed_by_failures": dict(subs.unsubscribed_by_failures),
+                                        "resubscribed": dict(subs.resubscribed)}}
         if self.sender is not None:
             body["webhooks"] = self.sender.stats.as_json()
         return body
@@ -113,7 +131,7 @@ async def run_emulator(
     world = World(config.world, wall_clock_ms if config.realtime else None)
     state = GraphState(world, config.graph, clock)
     app = graph.make_app(state)
-    sender = WebhookSender(config.webhook) if config.webhook else None
+    sender = WebhookSender(config.webhook, state.subscriptions, clock) if config.webhook else None
     traffic = Traffic(world, sender, config.traffic) if config.traffic and sender else None
     emu = Emulator(state, sender, traffic)
     control.add_routes(app, emu)

@@ -13,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
 
 from emulator.model import JSON, WebhookEvent
 from emulator.signing import meta_json, signed_headers, webhook_body
+from emulator.subscriptions import Subscriptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +112,15 @@ class DeliveryStats:
 
 
 class WebhookSender:
-    def __init__(self, config: WebhookConfig) -> None:
+    """With `subscriptions`, a page's events go out only while the app is subscribed to their field
+    (the rest are lost, as Meta never sends them), and a POST that failed every retry counts towards
+    Meta unsubscribing its pages (`emulator.subscriptions`)."""
+
+    def __init__(self, config: WebhookConfig, subscriptions: Subscriptions | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
+        self.subscriptions = subscriptions
+        self.clock = clock
         self.stats = DeliveryStats()
         self._rng = random.Random(config.seed)
         self._session: aiohttp.ClientSession | None = None
@@ -148,10 +158,30 @@ class WebhookSender:
             self.stats.dropped_posts += 1
             self.stats.lost.extend(post.events)
             return
+        if self.subscriptions is not None:
+            post = self._subscribed_only(post, self.subscriptions)
+            if not post.events:
+                return
         self.stats.duplicated_posts += post.copies > 1
         body = post.body()
         results = [await self._post_with_retries(body) for _ in range(post.copies)]
         (self.stats.delivered if any(results) else self.stats.lost).extend(post.events)
+        if self.subscriptions is not None:
+            for page_id in {e.page_id for e in post.events}:
+                if any(results):
+                    self.subscriptions.delivery_succeeded(page_id)
+                else:
+                    self.subscriptions.delivery_failed(page_id, self.clock())
+
+    def _subscribed_only(self, post: Post, subscriptions: Subscriptions) -> Post:
+        kept = []
+        for event in post.events:
+            if subscriptions.delivers(event.page_id, event.kind, event.standby):
+                kept.append(event)
+            else:
+                subscriptions.withheld(event.page_id)
+                self.stats.lost.append(event)
+        return dataclasses.replace(post, events=tuple(kept))
 
     async def _post_with_retries(self, body: bytes) -> bool:
         for attempt in range(self.config.retries + 1):

@@ -41,6 +41,7 @@ class Edge:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = EdgeMetrics()
+        self.extra_metrics: list[Callable[[], bytes]] = []
         self.spool = Spool(Path(settings.webhook.spool_dir), settings.webhook.spool_max_bytes)
         self.link = KafkaLink(settings.kafka, settings.webhook)
         self.delivery = Delivery(self.link, settings.kafka.topics, self.spool, settings.webhook, self.metrics)
@@ -56,7 +57,8 @@ class Edge:
 
     async def metrics_text(self, request: Request) -> Response:
         self.metrics.spool_bytes.set(self.spool.size_bytes())
-        return Response(self.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+        text = b"".join([self.metrics.exposition(), *(more() for more in self.extra_metrics)])
+        return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -98,8 +100,11 @@ class EdgeApp(Starlette):
 
 
 def create_app(settings: Settings, *, extra_routes: Sequence[BaseRoute] = (),
-               extra_lifespans: Sequence[Lifespan] = ()) -> Starlette:
+               extra_lifespans: Sequence[Lifespan] = (),
+               extra_metrics: Sequence[Callable[[], bytes]] = ()) -> Starlette:
+    """`extra_metrics`: more Prometheus text for `/metrics` (what the composed admin API's syncs counted)."""
     edge = Edge(settings)
+    edge.extra_metrics = list(extra_metrics)
     routes = [
         Route("/webhook", edge.webhook.handshake, methods=["GET"]),
         Route("/webhook", edge.webhook, methods=["POST"]),

@@ -4,7 +4,8 @@ The edge writes Produce requests of its own (ingest.shipping: fewer, larger requ
 accumulator bookkeeping, measured in bench/webhook.py). That needs a record batch's bytes
 (`BatchBuilder._build`, what aiokafka's own sender uses), stamping a batch with a producer id and
 sequence (`BatchBuilder._set_producer_state`, what its accumulator does), the producer's client
-(`send` to a node, the cluster's partition leaders, a metadata refresh, a random node) and the
+(`send` to a node, the cluster's partition leaders, a metadata refresh, a random node), a
+consumer's wait for one topic's metadata (the replay's scan, `topic_partitions`) and the
 protocol classes of Produce and InitProducerId. `missing()` names any of them an aiokafka release
 has moved; tests/kernel/test_aiokafka_wire.py fails with that name, so an upgrade breaks loudly
 in the suite and never quietly in production. aiokafka is pinned below its next minor version.
@@ -88,7 +89,15 @@ _INTERNALS: tuple[tuple[Any, str], ...] = (
     (AIOKafkaProducer, "create_batch"),
     (AIOKafkaProducer, "partitions_for"),
 )
-_CLIENT_METHODS = ("send", "get_random_node", "force_metadata_update")
+_CLIENT_METHODS = ("send", "get_random_node", "force_metadata_update", "_wait_on_metadata")
+
+
+async def topic_partitions(consumer: Any, topic: str) -> set[int]:
+    """The partition numbers of `topic`, fetching its metadata first (a consumer without a
+    subscription knows no topic's partitions: `partitions_for_topic` answers None on Apache Kafka).
+    Raises `UnknownTopicOrPartitionError` when the broker has no such topic."""
+    partitions: set[int] = await consumer._client._wait_on_metadata(topic)
+    return set(partitions)
 
 
 def missing() -> list[str]:

@@ -121,6 +121,14 @@ class GraphSettings:
     app_secret_for_proof: Secret | None = None  # defaults to the first app secret
 
 
+# Every Messenger Platform webhook field that carries what convsync stores (Meta's names).
+MESSAGING_FIELDS: tuple[str, ...] = (
+    "messages", "message_echoes", "message_deliveries", "message_reads", "message_reactions", "message_edits",
+    "messaging_postbacks", "messaging_referrals", "messaging_optins", "messaging_account_linking",
+    "messaging_handovers", "messaging_policy_enforcement", "standby",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ReconcilerSettings:
     interval_s: float = 300.0
@@ -131,6 +139,9 @@ class ReconcilerSettings:
     poll_s: float = 5.0  # how often the timer loop looks for due pages
     jitter: float = 0.1  # next sync in interval * (1 + up to this fraction), so replicas spread out
     apply_wait_s: float = 30.0  # ?wait=true / compat: how long to wait for the consumers to apply a run
+    app_id: str | None = None  # CONVSYNC_APP_ID: the Meta app whose page subscriptions are checked
+    subscription_check_s: float = 3600.0  # CONVSYNC_SUBSCRIPTION_CHECK_S: how often each page's is checked
+    subscribed_fields: tuple[str, ...] = MESSAGING_FIELDS  # CONVSYNC_SUBSCRIBED_FIELDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +219,19 @@ def _retention_days(value: str) -> int:
     if number <= 0 and number != -1:
         raise ValueError
     return number
+
+
+def _digits(value: str) -> str:
+    if not value.isdigit():
+        raise ValueError
+    return value
+
+
+def _field_list(value: str) -> tuple[str, ...]:
+    names = tuple(v.strip() for v in value.split(","))
+    if not names or any(not re.fullmatch(r"[a-z_]+", n) for n in names):
+        raise ValueError
+    return names
 
 
 def _positive_float(value: str) -> float:
@@ -368,6 +392,11 @@ def _reconciler_settings(r: _Reader) -> ReconcilerSettings:
         poll_s=r.parsed("RECONCILE_POLL_S", _positive_float, d["poll_s"], "seconds > 0"),
         jitter=r.parsed("RECONCILE_JITTER", _positive_float, d["jitter"], "a fraction > 0"),
         apply_wait_s=r.parsed("SYNC_APPLY_WAIT_S", _positive_float, d["apply_wait_s"], "seconds > 0"),
+        app_id=r.parsed("APP_ID", _digits, None, "a Meta app id (digits)"),
+        subscription_check_s=r.parsed("SUBSCRIPTION_CHECK_S", _positive_float, d["subscription_check_s"],
+                                      "seconds > 0"),
+        subscribed_fields=r.parsed("SUBSCRIBED_FIELDS", _field_list, d["subscribed_fields"],
+                                   "comma-separated webhook field names"),
     )
 
 

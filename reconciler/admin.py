@@ -71,6 +71,7 @@ class AdminApi:
             Route("/admin/pages", g(self.list_pages), methods=["GET"]),
             Route("/admin/pages/{page_id}", g(self.remove_page), methods=["DELETE"]),
             Route("/admin/pages/{page_id}/sync", g(self.sync_page), methods=["POST"]),
+            Route("/admin/pages/{page_id}/subscribe", g(self.subscribe), methods=["POST"]),
             Route("/admin/sync-all", g(self.sync_all), methods=["POST"]),
             Route("/admin/sync-runs", g(self.list_runs), methods=["GET"]),
             Route("/admin/sync-runs/{run_id}", g(self.get_run), methods=["GET"]),
@@ -119,6 +120,13 @@ class AdminApi:
         if request.query_params.get("wait", "").lower() not in {"1", "true", "yes"}:
             return JSONResponse({"run_id": started.run_id, "mode": started.mode}, status_code=202)
         return JSONResponse(await self.reconciler.finished(started))
+
+    async def subscribe(self, request: Request) -> Response:
+        """Check the page's subscription now and repair it (then a `resubscribe` sync starts)."""
+        from reconciler.subscriptions import SubscriptionChecker
+
+        found = await SubscriptionChecker(self.reconciler).check(page_id(request.path_params["page_id"]), fix=True)
+        return JSONResponse(found.as_json()) if found else _error(404, "unknown page")
 
     async def sync_all(self, request: Request) -> Response:
         mode = sync_mode(json_object(await request.body(), empty_ok=True))

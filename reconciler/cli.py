@@ -18,16 +18,17 @@ from reconciler.tokens import TokenCipher
 
 
 @click.command()
-@click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics on 127.0.0.1:PORT.")
+@click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics on this port.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address for --metrics-port.")
 @click.pass_obj
-def reconcile(settings: Settings, metrics_port: int | None) -> None:
+def reconcile(settings: Settings, metrics_port: int | None, metrics_host: str) -> None:
     """The timer loop: sync due pages every interval; safe to run several (pages are leased)."""
     from reconciler.loop import reconcile_forever
 
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port, addr="127.0.0.1")
+        start_http_server(metrics_port, addr=metrics_host)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -113,3 +114,49 @@ def pages_remove(settings: Settings, page_id: str) -> None:
         raise click.ClickException(f"unknown page {page_id}")
     click.echo(f"page {page_id} removed")
 
+
+
+@click.command()
+@click.argument("action", type=click.Choice(["check", "fix"]), default="check")
+@click.argument("page_id", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def subscriptions(settings: Settings, action: str, page_id: str | None, as_json: bool) -> None:
+    """Show (check) or repair (fix) each page's webhook subscription; a repaired page is synced at once."""
+    from reconciler.subscriptions import SubscriptionChecker
+
+    require(settings.reconciler.app_id, "APP_ID")
+
+    async def main() -> list[dict[str, Any]]:
+        async with open_reconciler(settings, check=True) as reconciler:
+            checker = SubscriptionChecker(reconciler)
+            if page_id is not None:
+                wanted = [page_id]
+            else:
+                async with reconciler.ctx.pool.acquire() as conn:
+                    wanted = [str(r["page_id"]) for r in await page_table.public_rows(conn)]
+            results = []
+            for one in wanted:
+                found = await checker.check(one, fix=action == "fix")
+                if found is None:
+                    raise click.ClickException(f"unknown page {one}")
+                results.append(found.as_json())
+            return results
+
+    results = asyncio.run(main())
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table()
+        for name in ("page_id", "status", "lacking", "error", "resubscribe run"):
+            table.add_column(name, no_wrap=name == "page_id", overflow="fold")
+        for r in results:
+            table.add_row(str(r["page_id"]), str(r["status"]), ", ".join(r["lacking"]),
+                          str(r["error"] or ""), str(r["run_id"] or ""))
+        Console().print(table)
+    if any(r["status"] in {"failed", "needs_reauth"} or (action == "check" and r["status"] == "missing")
+           for r in results):
+        sys.exit(1)

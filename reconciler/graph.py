@@ -98,11 +98,23 @@ class GraphClient:
         self, page_id: str, token: Secret, path: str, params: Mapping[str, str], stats: CallStats
     ) -> Answer:
         """GET one Graph object or listing page for `page_id`, waiting, retrying or raising as classified."""
+        return await self.request("GET", page_id, token, path, params, stats)
+
+    async def post(
+        self, page_id: str, token: Secret, path: str, params: Mapping[str, str], stats: CallStats
+    ) -> Answer:
+        """POST to a Graph edge of `page_id` (such as `subscribed_apps`), paced and retried like a GET:
+        the edges convsync posts to are idempotent."""
+        return await self.request("POST", page_id, token, path, params, stats)
+
+    async def request(
+        self, method: str, page_id: str, token: Secret, path: str, params: Mapping[str, str], stats: CallStats
+    ) -> Answer:
         governor, attempts, sent = self.governors.for_page(page_id), Attempts(), self._within_learned(params)
         while True:
             await governor.turn()
             sent_at = time.perf_counter()
-            verdict, body, read_at = await self._attempt(governor, page_id, token, path, sent)
+            verdict, body, read_at = await self._attempt(method, governor, page_id, token, path, sent)
             stats.calls, stats.answer_s = stats.calls + 1, stats.answer_s + time.perf_counter() - sent_at
             if verdict.kind == "ok":
                 return Answer(body, sent, read_at)
@@ -139,11 +151,11 @@ class GraphClient:
             sent["limit"] = str(smaller)
 
     async def _attempt(
-        self, governor: PageGovernor, page_id: str, token: Secret, path: str, params: Mapping[str, str]
+        self, method: str, governor: PageGovernor, page_id: str, token: Secret, path: str, params: Mapping[str, str]
     ) -> tuple[Verdict, Mapping[str, Any], int | None]:
         query = {**params, "access_token": token.reveal(), "appsecret_proof": self._proof(token)}
         try:
-            async with self.session.get(self.url(path), params=query) as response:
+            async with self.session.request(method, self.url(path), params=query) as response:
                 raw = await response.read()
                 usage = parse_usage(response.headers, page_id)
                 status, read_at = response.status, meta_time_ms(response.headers)

@@ -1,4 +1,6 @@
-"""`convsync reconcile`: every `poll_s`, lease the pages whose next sync is due and sync them.
+"""`convsync reconcile`: every `poll_s`, lease the pages whose next sync is due and sync them, and
+check the webhook subscription of the pages whose check is due (`reconciler.subscriptions`; with
+CONVSYNC_APP_ID set), repairing it and syncing the page when Meta stopped delivering.
 
 Safe to run several: a page is leased by one replica at a time (`FOR UPDATE SKIP LOCKED`), and a
 run's end schedules the page's next sync one interval later plus jitter, so replicas spread out.
@@ -15,6 +17,7 @@ import structlog
 
 from reconciler import pages
 from reconciler.service import Reconciler
+from reconciler.subscriptions import SubscriptionChecker
 
 log = structlog.get_logger("convsync.reconciler")
 
@@ -34,10 +37,13 @@ async def lease_and_launch(reconciler: Reconciler) -> int:
 
 async def reconcile_forever(reconciler: Reconciler, stop: asyncio.Event) -> None:
     """Tick until `stop` is set, then wait for the runs in flight."""
-    log.info("reconcile_loop_started", owner=reconciler.owner)
+    log.info("reconcile_loop_started", owner=reconciler.owner, subscription_checks=reconciler.ctx.settings.app_id
+             is not None)
+    checker = SubscriptionChecker(reconciler)
     while not stop.is_set():
         try:
             await lease_and_launch(reconciler)
+            await checker.check_due(reconciler.ctx.settings.max_parallel_pages)
         except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:  # DB away: next tick
             log.warning("reconcile_tick_failed", error=exc.__class__.__name__)
         with contextlib.suppress(asyncio.TimeoutError):

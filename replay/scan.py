@@ -31,6 +31,7 @@ from types import TracebackType
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from kernel.aiokafka_wire import topic_partitions
 from kernel.settings import KafkaSettings
 from kernel.startup import kafka_started
 
@@ -66,9 +67,7 @@ class TopicScan:
         await self._consumer.stop()
 
     async def _open(self) -> None:
-        await self._consumer.topics()  # loads the cluster's metadata
-        numbers = self._consumer.partitions_for_topic(self._topic) or set()
-        partitions = [TopicPartition(self._topic, n) for n in sorted(numbers)]
+        partitions = [TopicPartition(self._topic, n) for n in sorted(await topic_partitions(self._consumer, self._topic))]
         if not partitions:
             return
         ends = await self._consumer.end_offsets(partitions)

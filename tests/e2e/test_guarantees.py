@@ -170,6 +170,24 @@ async def test_steady_traffic_with_loss_duplicates_and_reordering_converges(
         assert system.emu.delivery is not None and system.emu.delivery.lost, "the test needs lost webhooks"
         await _repair(system)
         await _no_double_effect(system)
+        await _gaps_on_serves_metrics(system)
+
+
+async def _gaps_on_serves_metrics(system: System) -> None:
+    """The syncs the admin API started ran in `serve`: its /metrics shows the gaps they found."""
+    rows = await system.fetch("SELECT page_id, sum(gap_messages)::int AS gaps FROM sync_runs WHERE trigger = 'admin' "
+                              "GROUP BY page_id")
+    found = {r["page_id"]: r["gaps"] for r in rows if r["gaps"]}
+    assert found, "the repair found no gap messages"
+    shown: dict[str, float] = {}
+
+    async def counted() -> bool:
+        for line in (await system.metrics()).splitlines():
+            if line.startswith("convsync_missed_webhook_messages_total{"):
+                page = line.split('page_id="', 1)[1].split('"', 1)[0]
+                shown[page] = float(line.rsplit(" ", 1)[1])
+        return all(shown.get(page, 0) >= gaps for page, gaps in found.items())
+    await wait_until(counted, timeout_s=60, what="serve's /metrics to count the gaps its syncs found")
 
 
 async def test_consumer_killed_and_postgres_restarted_lose_nothing(kafka: KafkaSettings, tmp_path: Path) -> None:
