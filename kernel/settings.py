@@ -142,6 +142,7 @@ class ReconcilerSettings:
     app_id: str | None = None  # CONVSYNC_APP_ID: the Meta app whose page subscriptions are checked
     subscription_check_s: float = 3600.0  # CONVSYNC_SUBSCRIPTION_CHECK_S: how often each page's is checked
     subscribed_fields: tuple[str, ...] = MESSAGING_FIELDS  # CONVSYNC_SUBSCRIBED_FIELDS
+    silence_threshold_s: float = 900.0  # CONVSYNC_SILENCE_THRESHOLD_S: Graph activity this far past the last webhook
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +396,8 @@ def _reconciler_settings(r: _Reader) -> ReconcilerSettings:
         app_id=r.parsed("APP_ID", _digits, None, "a Meta app id (digits)"),
         subscription_check_s=r.parsed("SUBSCRIPTION_CHECK_S", _positive_float, d["subscription_check_s"],
                                       "seconds > 0"),
+        silence_threshold_s=r.parsed("SILENCE_THRESHOLD_S", _positive_float, d["silence_threshold_s"],
+                                     "seconds > 0"),
         subscribed_fields=r.parsed("SUBSCRIBED_FIELDS", _field_list, d["subscribed_fields"],
                                    "comma-separated webhook field names"),
     )

@@ -26,7 +26,7 @@ def jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in row.items():
         if isinstance(value, datetime):
             value = value.isoformat()
-        elif key in {"last_run", "subscription"} and isinstance(value, str):
+        elif key in {"last_run", "subscription", "silence"} and isinstance(value, str):
             value = json.loads(value)
         out[key] = value
     return out

@@ -7,7 +7,7 @@ are applied this process adds them here.
 
 from __future__ import annotations
 
-from prometheus_client import REGISTRY, Counter, generate_latest
+from prometheus_client import REGISTRY, Counter, Gauge, generate_latest
 
 RUNS = Counter("convsync_reconciler_runs_total", "Sync runs finished.", ["mode", "status"])
 GRAPH_CALLS = Counter("convsync_reconciler_graph_calls_total", "Graph API calls made.", ["page_id"])
@@ -16,6 +16,12 @@ CONVERSATIONS = Counter("convsync_reconciler_conversations_total", "Conversation
 MISSED_WEBHOOK_MESSAGES = Counter(
     "convsync_missed_webhook_messages_total",
     "Messages the reconciler found that no webhook had delivered (sync_runs.gap_messages).",
+    ["page_id"],
+)
+
+WEBHOOK_SILENCE = Gauge(
+    "convsync_page_webhook_silence_seconds",
+    "How far the page's newest Graph activity leads its newest webhook, at its last sync (reconciler.silence).",
     ["page_id"],
 )
 

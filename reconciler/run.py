@@ -24,7 +24,7 @@ import structlog
 from aiokafka.errors import KafkaError
 
 from kernel.settings import ReconcilerSettings
-from reconciler import pages, runs
+from reconciler import pages, runs, silence
 from reconciler.graph import CallStats, GraphError, TokenDead
 from reconciler.pages import Lease
 from reconciler.runs import Mode, RunTally
@@ -90,10 +90,20 @@ async def run_page(ctx: RunContext, lease: Lease, mode: Mode, run_id: str,
             await asyncio.gather(*result.acks, return_exceptions=True)
         outcome = _outcome(lease, mode, run_id, "failed", stats, result, await _failure(ctx, lease, exc))
     await _finish(ctx, outcome)
+    if outcome.status == "succeeded" and result is not None:
+        await _observe_silence(ctx, lease.page_id, result.newest)
     log.info("sync_run_finished", page_id=lease.page_id, run_id=run_id, mode=mode, status=outcome.status,
              conversations=outcome.tally.conversations, graph_calls=stats.calls, throttled=stats.throttled,
              seconds=round(time.monotonic() - started, 3), ack_wait_s=round(acked_s, 3), error=outcome.error)
     return outcome
+
+
+async def _observe_silence(ctx: RunContext, page_id: str, newest: datetime | None) -> None:
+    """The page's webhook silence (reconciler.silence); a failure here is logged, never the run's."""
+    try:
+        await silence.observe(ctx.pool, page_id, newest, ctx.settings.silence_threshold_s)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        log.warning("silence_check_failed", page_id=page_id, error=exc.__class__.__name__)
 
 
 def _plan(ctx: RunContext, lease: Lease, mode: Mode, run_id: str) -> WalkPlan:

@@ -108,6 +108,18 @@ async def test_installed_roles_write_a_webhook_and_a_full_sync(installed: Instal
                 return rows[0]["n"] == 25
 
             await wait_until(synced, timeout_s=60, what="the full sync's 25 conversations")
+
+            # the installed serve replays (dry run) the archive: the smoke webhook's body is in it
+            status, answer = await system.admin("POST", "/admin/replays", {"from": "raw", "dry_run": True})
+            assert status == 202, answer
+            replayed: dict[str, object] = {}
+
+            async def replay_done() -> bool:
+                replayed.update((await system.admin("GET", f"/admin/replays/{answer['replay_id']}"))[1])
+                return replayed.get("status") in {"succeeded", "failed"}
+
+            await wait_until(replay_done, timeout_s=60, what="the dry-run replay")
+            assert (replayed["status"], replayed["matched"], replayed["produced"]) == ("succeeded", 1, 0), replayed
             system.procs.check_alive()  # serve, consume and reconcile all still running
     finally:
         await drop_database(infra.database_url, url)

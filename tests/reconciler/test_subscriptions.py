@@ -24,6 +24,7 @@ from reconciler.subscription import decide
 from reconciler.subscriptions import SubscriptionChecker
 from tests.reconciler.conftest import ADMIN_TOKEN, APP_SECRET, make_settings, serve_admin, serve_app
 from tests.reconciler.support import consumers_running, environment
+from tests.consumers.brokers import wait_for
 from tests.reconciler.test_gap_repair import converged
 
 APP_ID = SubscriptionConfig().app_id
@@ -129,3 +130,59 @@ async def test_the_admin_api_subscribes_and_shows_the_state(database_url: str, k
                 shown = {p["page_id"]: p["subscription"] for p in (await listed.json())["pages"]}
         assert shown[page_id]["status"] == "fixed" and "message_reads" in shown[page_id]["fields"]
         assert shown[env.page_ids[1]]["status"] == "unknown"
+
+
+def test_silence_is_how_far_metas_activity_leads_the_last_webhook() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from reconciler.silence import silence_s
+
+    at = datetime(2026, 12, 3, 10, tzinfo=UTC)
+    assert silence_s(at + timedelta(minutes=20), at, at - timedelta(days=1)) == 1200
+    assert silence_s(at, at + timedelta(seconds=5), at) == 0  # a webhook newer than the listing
+    assert silence_s(at + timedelta(minutes=5), None, at) == 300  # no webhook yet: since connected
+    assert silence_s(None, at, at) is None  # the sync listed nothing new: no verdict
+
+
+async def test_a_page_whose_webhooks_stopped_unseen_is_flagged_silent(
+        database_url: str, kafka: KafkaSettings, data_dir: Path) -> None:
+    """Delivery stops without `subscribed_apps` being asked (no CONVSYNC_APP_ID): the next sync flags it."""
+    port = free_port()
+    edge = make_settings(database_url, kafka)
+    edge = dataclasses.replace(edge, webhook=dataclasses.replace(edge.webhook, spool_dir=str(data_dir / "spool")))
+    webhook = WebhookConfig(url=f"http://127.0.0.1:{port}/webhook", app_secret=APP_SECRET, seed=8)
+    async with (serve_app(create_app(edge), port=port),
+                environment(database_url, kafka, world=WORLD, webhook=webhook, apply_wait_s=60.0,
+                            silence_threshold_s=30.0) as env,
+                consumers_running(env.settings)):
+        for page_id in env.page_ids:
+            assert (await env.sync(page_id)).status == "succeeded"
+        quiet, fine = env.page_ids
+        assert env.emu.sender is not None
+        rng = random.Random(2)
+        await env.emu.sender.send([e for _ in range(40) for e in step(env.emu.world, rng, dict(DEFAULT_MIX))])
+        env.emu.unsubscribe(quiet)  # from here on Meta sends nothing for `quiet`, and nobody checks
+        events = [e for _ in range(150) for e in step(env.emu.world, rng, dict(DEFAULT_MIX))]
+        await env.emu.sender.send(events)
+        assert env.emu.subscriptions.stats.withheld[quiet] > 0
+        delivered = {str(e.event["message"]["mid"]) for e in env.emu.sender.stats.delivered
+                     if e.kind in {"message", "echo"}}
+
+        async def all_written() -> bool:  # the writer applied every delivered message (its group joined)
+            found = await env.reconciler.ctx.pool.fetch("SELECT mid FROM messages WHERE mid = ANY($1::text[])",
+                                                        list(delivered))
+            return len(found) == len(delivered)
+        await wait_for(all_written, "the delivered webhooks to be written")
+        runs = [await env.reconciler.start(p, "auto", "test") for p in env.page_ids]
+        assert [(await env.reconciler.finished(r))["status"] for r in runs] == ["succeeded", "succeeded"]
+        rows = {r["page_id"]: r for r in await env.reconciler.ctx.pool.fetch(
+            "SELECT page_id, silent, webhook_silence_s, last_webhook_at, graph_activity_at, created_at FROM pages")}
+        assert rows[quiet]["silent"] and rows[quiet]["webhook_silence_s"] > 30, dict(rows[quiet])
+        assert not rows[fine]["silent"], dict(rows[fine])
+        from reconciler import metrics
+        shown = metrics.exposition().decode()
+        assert f'convsync_page_webhook_silence_seconds{{page_id="{quiet}"}}' in shown
+        async with serve_admin(env.settings) as url, aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/admin/pages", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as listed:
+                silence = {p["page_id"]: p["silence"] for p in (await listed.json())["pages"]}
+        assert silence[quiet]["silent"] is True and silence[fine]["silent"] is False
