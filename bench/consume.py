@@ -30,7 +30,7 @@ import tempfile
 import time
 import uuid
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -380,7 +380,12 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=10.0, help="0 skips the latency case")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up a drain after this long")
     parser.add_argument("--keep", type=Path, default=None, help="keep the child logs in this folder")
-    args = parser.parse_args()
+    run_on_embedded_stack(parser.parse_args(), bench)
+
+
+def run_on_embedded_stack(args: argparse.Namespace,
+                          bench: Callable[[argparse.Namespace, EmbeddedStack, Path], Coroutine[Any, Any, None]]) -> None:
+    """`bench(args, stack, work)` on an embedded stack under a temp folder (or `args.keep`)."""
     with tempfile.TemporaryDirectory(prefix="convsync-bench-") as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import datetime
@@ -29,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.consume import batch_lines, child_env, drain, log, preload, processes  # noqa: E402
-from convsync.embedded import EmbeddedStack, embedded_stack  # noqa: E402
+from bench.consume import batch_lines, run_on_embedded_stack, child_env, drain, log, preload, processes  # noqa: E402
+from convsync.embedded import EmbeddedStack  # noqa: E402
 from kernel.kafka import ensure_topics  # noqa: E402
 from kernel.settings import KafkaSettings  # noqa: E402
 from tests.ingest.meta import SECRET as ARCHIVE_SECRET  # noqa: E402
@@ -111,12 +110,7 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=600.0, help="give up a phase after this long")
     parser.add_argument("--keep", type=Path, default=None, help="keep the child logs in this folder")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="convsync-bench-") as tmp:
-        work = args.keep or Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        with embedded_stack(work / "stack", KafkaSettings(bootstrap=None, idempotence=False)) as stack:
-            asyncio.run(bench(args, stack, work))
+    run_on_embedded_stack(parser.parse_args(), bench)
 
 
 if __name__ == "__main__":

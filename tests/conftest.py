@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -43,6 +44,14 @@ async def database_url(infra: Infra, template_db: str) -> AsyncIterator[str]:
     url = await create_database(infra.database_url, template_db)
     yield url
     await drop_database(infra.database_url, url)
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to this test's database."""
+    connection = await asyncpg.connect(database_url)
+    yield connection
+    await connection.close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ style per-message read, a postback and two snapshots of different ages.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -67,13 +66,6 @@ def deliveries(draw: Any) -> list[list[EventRecord]]:
     cuts = sorted(draw(st.sets(st.integers(1, len(sequence) - 1), max_size=3)))
     bounds = [0, *cuts, len(sequence)]
     return [[POOL[i] for i in sequence[a:b]] for a, b in zip(bounds, bounds[1:], strict=False)]
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
-    yield connection
-    await connection.close()
 
 
 @pytest.fixture

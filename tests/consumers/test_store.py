@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -17,13 +16,6 @@ from tests.consumers.support import apply, fixture_paths, fixture_record, table_
 
 pytestmark = pytest.mark.integration
 PAGE, USER = "1000000001", "2000000001"
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
-    yield connection
-    await connection.close()
 
 
 @pytest.mark.parametrize("path", fixture_paths(), ids=lambda p: p.stem)

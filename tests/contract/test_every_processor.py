@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -21,13 +20,6 @@ from tests.consumers.support import apply, table_state
 
 pytestmark = pytest.mark.integration
 WEBHOOKS = sorted((Path(__file__).parents[1] / "fixtures" / "webhooks").glob("*.json"))
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
-    yield connection
-    await connection.close()
 
 
 def _records_of(path: Path) -> list:  # type: ignore[type-arg]

@@ -33,13 +33,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
 
 @pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
-    yield connection
-    await connection.close()
-
-
-@pytest.fixture
 async def replays(database_url: str, kafka: KafkaSettings) -> AsyncIterator[Replays]:
     async with asyncpg.create_pool(database_url, min_size=1, max_size=2) as pool:
         async with Replays(pool, kafka, [SECRET]) as service:
