@@ -56,13 +56,15 @@ class Replays:
         return self
 
     async def __aexit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        tasks = list(self._running.values())
+        interrupted, tasks = list(self._running), list(self._running.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._running:
-            await self._pool.execute(sql("abandon_replays"), [uuid.UUID(i) for i in self._running])
-        await self._producer.stop()
+        try:
+            if interrupted:  # their rows say so (only those still running are changed)
+                await self._pool.execute(sql("abandon_replays"), [uuid.UUID(i) for i in interrupted])
+        finally:
+            await self._producer.stop()
 
     async def start(self, selection: Selection, trigger: str) -> str:
         """Record the replay and run it in the background; its id."""

@@ -179,3 +179,15 @@ async def test_a_failing_replay_is_recorded_failed(database_url: str, kafka: Kaf
             row = await service.run(Selection("raw"), "test")
     assert row["status"] == "failed" and row["finished_at"] is not None
     assert "cannot be reached" in row["error"]
+
+
+async def test_a_replay_running_when_its_process_stops_is_recorded_interrupted(
+        database_url: str, kafka: KafkaSettings, conn: asyncpg.Connection) -> None:
+    await archive(kafka, bodies(300, seed=12))
+    async with asyncpg.create_pool(database_url, min_size=1, max_size=2) as pool:
+        async with Replays(pool, kafka, [SECRET]) as service:
+            replay_id = await service.start(Selection("raw"), "admin")
+        # the context closed at once: the background replay was cancelled mid-way
+    row = await conn.fetchrow("SELECT status, error, finished_at FROM replays WHERE replay_id = $1::uuid", replay_id)
+    assert row["status"] == "failed" and row["error"] == "interrupted: the process stopped"
+    assert row["finished_at"] is not None
