@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from kernel.bearer import bearer_matches
+from kernel.bearer import bearer_required
 from kernel.settings import Settings
 from reconciler import compat, pages, runs
 from reconciler.requests import (
@@ -79,14 +79,8 @@ class AdminApi:
             Route("/api/conversations/sync-all", g(self.compat_sync_all), methods=["POST"]),
         ]
 
-    def authorized(self, request: Request) -> bool:
-        return bearer_matches(request.headers.get("authorization", ""), self.settings.admin.admin_token)
-
     def _guarded(self, handler: Handler) -> Handler:
-        async def guarded(request: Request) -> Response:
-            if not self.authorized(request):
-                return JSONResponse({"error": "unauthorized"}, status_code=401,
-                                    headers={"WWW-Authenticate": "Bearer"})
+        async def answered(request: Request) -> Response:
             try:
                 return await handler(request)
             except BadRequest as exc:
@@ -94,7 +88,7 @@ class AdminApi:
             except SyncRejected as exc:
                 return _error(exc.status_code, str(exc))
 
-        return guarded
+        return bearer_required(answered, self.settings.admin.admin_token)
 
     async def add_page(self, request: Request) -> Response:
         wanted = page_request(json_object(await request.body()))

@@ -16,7 +16,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -24,13 +24,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from kernel.bearer import bearer_matches
+from kernel.bearer import Handler, bearer_required
 from kernel.settings import Settings, require
 from replay.service import Replays
 from replay.window import SelectionError, from_json
-
-Handler = Callable[[Request], Awaitable[Response]]
-
 
 class ReplayApi:
     def __init__(self, settings: Settings) -> None:
@@ -67,12 +64,7 @@ class ReplayApi:
         ]
 
     def _guarded(self, handler: Handler) -> Handler:
-        async def guarded(request: Request) -> Response:
-            if not bearer_matches(request.headers.get("authorization", ""), self.settings.admin.admin_token):
-                return JSONResponse({"error": "unauthorized"}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
-            return await handler(request)
-
-        return guarded
+        return bearer_required(handler, self.settings.admin.admin_token)
 
     async def start(self, request: Request) -> Response:
         try:

@@ -4,7 +4,10 @@ is found, subscribed again with every field, and the sync that follows restores 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
 import random
 from pathlib import Path
 
@@ -23,7 +26,7 @@ from reconciler.resources import open_reconciler
 from reconciler.subscription import decide
 from reconciler.subscriptions import SubscriptionChecker
 from tests.reconciler.conftest import ADMIN_TOKEN, APP_SECRET, make_settings, serve_admin, serve_app
-from tests.reconciler.support import consumers_running, environment
+from tests.reconciler.support import Env, consumers_running, environment
 from tests.consumers.brokers import wait_for
 from tests.reconciler.test_gap_repair import converged
 
@@ -51,16 +54,23 @@ def test_the_decision() -> None:
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
 
-async def test_an_unsubscribed_page_is_found_fixed_and_its_gap_filled(
-        database_url: str, kafka: KafkaSettings, data_dir: Path) -> None:
+@contextlib.asynccontextmanager
+async def with_edge(database_url: str, kafka: KafkaSettings, data_dir: Path, *, seed: int,
+                    **knobs: Any) -> AsyncIterator[Env]:
+    """The real edge receiving the emulator's webhooks, the reconciler (with `knobs`) and a consumer."""
     port = free_port()
     edge = make_settings(database_url, kafka)
     edge = dataclasses.replace(edge, webhook=dataclasses.replace(edge.webhook, spool_dir=str(data_dir / "spool")))
-    webhook = WebhookConfig(url=f"http://127.0.0.1:{port}/webhook", app_secret=APP_SECRET, seed=3)
+    webhook = WebhookConfig(url=f"http://127.0.0.1:{port}/webhook", app_secret=APP_SECRET, seed=seed)
     async with (serve_app(create_app(edge), port=port),
-                environment(database_url, kafka, world=WORLD, webhook=webhook, apply_wait_s=60.0,
-                            app_id=APP_ID, subscription_check_s=3600.0) as env,
+                environment(database_url, kafka, world=WORLD, webhook=webhook, apply_wait_s=60.0, **knobs) as env,
                 consumers_running(env.settings)):
+        yield env
+
+
+async def test_an_unsubscribed_page_is_found_fixed_and_its_gap_filled(
+        database_url: str, kafka: KafkaSettings, data_dir: Path) -> None:
+    async with with_edge(database_url, kafka, data_dir, seed=3, app_id=APP_ID, subscription_check_s=3600.0) as env:
         for page_id in env.page_ids:
             assert (await env.sync(page_id)).status == "succeeded"
         silenced, other = env.page_ids
@@ -147,14 +157,7 @@ def test_silence_is_how_far_metas_activity_leads_the_last_webhook() -> None:
 async def test_a_page_whose_webhooks_stopped_unseen_is_flagged_silent(
         database_url: str, kafka: KafkaSettings, data_dir: Path) -> None:
     """Delivery stops without `subscribed_apps` being asked (no CONVSYNC_APP_ID): the next sync flags it."""
-    port = free_port()
-    edge = make_settings(database_url, kafka)
-    edge = dataclasses.replace(edge, webhook=dataclasses.replace(edge.webhook, spool_dir=str(data_dir / "spool")))
-    webhook = WebhookConfig(url=f"http://127.0.0.1:{port}/webhook", app_secret=APP_SECRET, seed=8)
-    async with (serve_app(create_app(edge), port=port),
-                environment(database_url, kafka, world=WORLD, webhook=webhook, apply_wait_s=60.0,
-                            silence_threshold_s=30.0) as env,
-                consumers_running(env.settings)):
+    async with with_edge(database_url, kafka, data_dir, seed=8, silence_threshold_s=30.0) as env:
         for page_id in env.page_ids:
             assert (await env.sync(page_id)).status == "succeeded"
         quiet, fine = env.page_ids
