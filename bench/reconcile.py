@@ -138,7 +138,7 @@ def emulator_process(config: EmulatorConfig, conn: Connection) -> None:
 
 def answer(emu: Emulator, command: str, rest: list[Any]) -> Any:
     if command == "pages":
-        return [(p.page_id, p.platform, p.name, p.access_token) for p in emu.world.pages.values()]
+        return [(p.page_id, p.platform, p.name, p.access_token, p.graph_page_id) for p in emu.world.pages.values()]
     if command == "stats":
         return sum(emu.stats.calls.values()), sum(emu.stats.throttled.values())
     if command == "touch":
@@ -180,8 +180,8 @@ async def register(settings: Settings, remote: RemoteEmulator) -> list[str]:
     cipher = TokenCipher(settings.graph.token_keys)
     found = await remote.ask("pages")
     async with open_pool(settings) as pool, pool.acquire() as conn:
-        for page_id, platform, name, token in found:
-            await pages.upsert(conn, page_id, platform, name, cipher.encrypt(token))
+        for page_id, platform, name, token, graph_page_id in found:
+            await pages.upsert(conn, page_id, platform, name, cipher.encrypt(token), graph_page_id)
     return sorted(p[0] for p in found)
 
 

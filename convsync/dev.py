@@ -171,8 +171,8 @@ async def _register_pages(emu: Emulator, base_url: str, admin_token: str, stack:
     headers = {"Authorization": f"Bearer {admin_token}"}
     async with aiohttp.ClientSession(headers=headers) as http:
         for page in emu.world.pages.values():
-            body = {"page_id": page.page_id, "platform": page.platform, "name": page.name,
-                    "access_token": page.access_token}
+            body = {"page_id": page.page_id, "graph_page_id": page.graph_page_id, "platform": page.platform,
+                    "name": page.name, "access_token": page.access_token}
             async with http.post(f"{base_url}/admin/pages", json=body) as response:
                 if response.status != 201:
                     raise click.ClickException(f"registering page {page.page_id} failed: HTTP {response.status}")

@@ -149,7 +149,8 @@ def _announce(emu: Emulator, options: Options) -> None:
     )
     for page in emu.world.pages.values():
         count = len(emu.world.conversations_of(page.page_id))
-        click.echo(f"  page {page.page_id}  {page.platform:<9}  {page.name}  ({count} conversations)")
+        linked = f"  via Page {page.graph_page_id}" if page.graph_page_id != page.page_id else ""
+        click.echo(f"  page {page.page_id}  {page.platform:<9}  {page.name}  ({count} conversations){linked}")
     click.echo(f"  page tokens: GET {emu.graph_url}/_emulator/pages")
     if options.webhook and options.traffic:
         w, t = options.webhook, options.traffic

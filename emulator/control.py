@@ -68,7 +68,8 @@ def add_routes(app: web.Application, controls: Controls) -> None:
 
 def _pages(world: World) -> list[JSON]:
     return [
-        {"page_id": p.page_id, "platform": p.platform, "name": p.name, "access_token": p.access_token}
+        {"page_id": p.page_id, "graph_page_id": p.graph_page_id, "platform": p.platform, "name": p.name,
+         "access_token": p.access_token}
         for p in world.pages.values()
     ]
 

@@ -146,15 +146,15 @@ class GraphState:
         page_id = None
         try:
             target = resolve.locate(self.world, path)
-            page_id = target.page.page_id
+            account_id, page_id = target.page.page_id, target.page.graph_page_id  # Meta meters the Page
             if method != "GET" and target.kind != "subscribed_apps":
                 raise errors.bad_parameter(f"Unsupported {method} request")
-            self._authorise(page_id, params)
+            self._authorise(account_id, params)
             self._charge(page_id)
             if target.kind == "subscribed_apps":
-                return Answer(200, self._subscribed_apps(page_id, method, params), page_id)
+                return Answer(200, self._subscribed_apps(account_id, method, params), page_id)
             payload = resolve.answer(self.world, target, params, self.config.limits, link)
-            if page_id in self.controls.looping_cursors and target.kind == "conversations":
+            if account_id in self.controls.looping_cursors and target.kind == "conversations":
                 payload = _repeat_cursor(payload, path, params, link)
             self.budget(page_id).work.charge(self.clock(), resolve.work_units(payload))
             return Answer(200, payload, page_id)

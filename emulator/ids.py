@@ -23,6 +23,12 @@ def page_id(rng: random.Random, platform: Platform) -> str:
     return "1784" + _digits(rng, 13) if platform == "instagram" else "10" + _digits(rng, 13)
 
 
+def linked_page_id(account_id: str) -> str:
+    """The Facebook Page an Instagram account is linked to: its own id, derived (not drawn) so adding
+    it left every seeded world as it was."""
+    return "10" + account_id[4:] if account_id.startswith("1784") else "10" + account_id
+
+
 def user_id(rng: random.Random, platform: Platform) -> str:
     return "1" + _digits(rng, 16) if platform == "instagram" else str(rng.randint(2, 9)) + _digits(rng, 15)
 

@@ -21,6 +21,12 @@ class Page:
     platform: Platform
     name: str
     access_token: str
+    # The Graph node its conversations are listed at: for an Instagram account reached through
+    # Facebook Login the linked Facebook Page (a different id); for a Messenger page itself.
+    graph_page_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.graph_page_id = self.graph_page_id or self.page_id
 
     @property
     def webhook_object(self) -> str:

@@ -1,7 +1,8 @@
 """Which object a Graph path names, and the JSON Meta answers for it (pure, given the world).
 
 Paths: `{page-id}`, `{page-id}/conversations`, `{page-id}/subscribed_apps` (answered by the gate), `{conversation-id}`, `{conversation-id}/messages`,
-`{message-id}`. Listing conversations is newest `updated_time` first with keyset cursors on
+`{message-id}`. An Instagram account's page id is its linked Facebook Page's (`Page.graph_page_id`);
+asking for the account's own id with one of those edges answers Meta's "nonexisting field" error. Listing conversations is newest `updated_time` first with keyset cursors on
 (`updated_time`, id): a conversation that moves to the top while a client pages is not listed twice,
 and every conversation that did not change during the walk is listed exactly once. `since`/`until`
 are ignored, as Meta ignores them on this edge.
@@ -42,8 +43,14 @@ def locate(world: World, path: str) -> Target:
     if not parts or len(parts) > 2:
         raise errors.bad_parameter("Unknown path components: /" + "/".join(parts[1:]))
     head, edge = parts[0], parts[1] if len(parts) == 2 else None
-    if head in world.pages and edge in (None, "conversations", "subscribed_apps"):
-        return Target(edge or "page", world.pages[head])  # type: ignore[arg-type]  # edge is one of the kinds
+    if head in world.graph_pages and edge in (None, "conversations", "subscribed_apps"):
+        return Target(edge or "page", world.graph_pages[head])  # type: ignore[arg-type]  # edge is one of the kinds
+    if head in world.pages and edge is None:
+        return Target("page", world.pages[head])  # an Instagram account is a node of its own
+    if head in world.pages and edge in ("conversations", "subscribed_apps"):
+        # An Instagram account reached through Facebook Login is not where its inbox is listed: the
+        # linked Facebook Page is (`GET /{page}/conversations?platform=instagram`), as Meta answers.
+        raise errors.no_such_field(edge, "IGUser")
     if head in world.conversations and edge in (None, "messages"):
         conv = world.conversations[head]
         return Target("messages" if edge else "conversation", world.pages[conv.page_id], conv)

@@ -54,7 +54,8 @@ class World:
         self.rng = random.Random(config.seed)
         self._clock = clock
         self._last_ms = config.start_ms
-        self.pages: dict[str, Page] = {}
+        self.pages: dict[str, Page] = {}  # by the id webhooks carry (an Instagram account's own id)
+        self.graph_pages: dict[str, Page] = {}  # by the Graph node that lists their conversations
         self.conversations: dict[str, Conversation] = {}  # by graph id (t_...)
         self._by_user: dict[tuple[str, str], Conversation] = {}
         self._by_page: dict[str, list[Conversation]] = {}
@@ -112,13 +113,16 @@ class World:
 
     def _seed_page(self, n: int) -> None:
         platform: Platform = "instagram" if n < self.config.instagram_pages else "messenger"
+        page_id = ids.page_id(self.rng, platform)
         page = Page(
-            ids.page_id(self.rng, platform),
+            page_id,
             platform,
             f"{platform.title()} Page {n + 1}",
             ids.access_token(self.rng),
+            ids.linked_page_id(page_id) if platform == "instagram" else page_id,
         )
         self.pages[page.page_id] = page
+        self.graph_pages[page.graph_page_id] = page
         for _ in range(self.config.conversations_per_page):
             conv = self.new_conversation(page.page_id)
             times = sorted(

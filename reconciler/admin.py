@@ -94,7 +94,8 @@ class AdminApi:
         wanted = page_request(json_object(await request.body()))
         ciphertext = self.reconciler.ctx.cipher.encrypt(wanted.access_token)
         async with self.reconciler.ctx.pool.acquire() as conn:
-            created = await pages.upsert(conn, wanted.page_id, wanted.platform, wanted.name, ciphertext)
+            created = await pages.upsert(conn, wanted.page_id, wanted.platform, wanted.name, ciphertext,
+                                         wanted.graph_page_id)
             [row] = await pages.public_rows(conn, wanted.page_id)
         return JSONResponse({**compat.jsonable(row), "created": created}, status_code=201)
 

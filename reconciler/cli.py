@@ -6,13 +6,15 @@ import asyncio
 import json
 import signal
 import sys
-from typing import Any
+from typing import Any, cast
 
 import click
 
+from kernel.records import Platform
 from kernel.settings import Settings, require
 from reconciler import compat
 from reconciler import pages as page_table
+from reconciler.requests import BadRequest, graph_page_of
 from reconciler.resources import open_pool, open_reconciler
 from reconciler.tokens import TokenCipher
 
@@ -68,16 +70,23 @@ def pages() -> None:
 @click.argument("page_id")
 @click.option("--platform", type=click.Choice(["messenger", "instagram"]), default="messenger")
 @click.option("--name", default="")
+@click.option("--graph-page-id", default=None,
+              help="Instagram: the Facebook Page the account is linked to (required; its inbox is listed there).")
 @click.option("--token", prompt=True, hide_input=True, envvar="CONVSYNC_PAGE_TOKEN",
               help="The page access token (prompted, hidden, or from CONVSYNC_PAGE_TOKEN).")
 @click.pass_obj
-def pages_add(settings: Settings, page_id: str, platform: str, name: str, token: str) -> None:
+def pages_add(settings: Settings, page_id: str, platform: str, name: str, graph_page_id: str | None,
+              token: str) -> None:
     """Add a page, or replace its name and token (its watermark is kept)."""
+    try:
+        linked = graph_page_of(cast(Platform, platform), page_id, graph_page_id)
+    except BadRequest as exc:
+        raise click.UsageError(str(exc)) from None
     cipher = TokenCipher(require(settings.graph.token_keys, "TOKEN_KEY"))
 
     async def main() -> bool:
         async with open_pool(settings, check=True) as pool, pool.acquire() as conn:
-            return await page_table.upsert(conn, page_id, platform, name, cipher.encrypt(token))
+            return await page_table.upsert(conn, page_id, platform, name, cipher.encrypt(token), linked)
 
     created = asyncio.run(main())
     click.echo(f"page {page_id} {'added' if created else 'updated (token replaced, status active)'}")

@@ -32,16 +32,24 @@ class Lease:
     epoch: int
     last_synced_at: datetime | None
     token_ciphertext: bytes | None = field(repr=False)
+    graph_page_id: str = ""  # the Graph node its inbox is listed at (DESIGN §2); "" means page_id
+
+    def __post_init__(self) -> None:
+        if not self.graph_page_id:
+            object.__setattr__(self, "graph_page_id", self.page_id)
 
 
 def _lease(row: asyncpg.Record) -> Lease:
     return Lease(row["page_id"], row["platform"], row["name"], row["lease_owner"], row["lease_epoch"],
-                 row["last_synced_at"], row["access_token"])
+                 row["last_synced_at"], row["access_token"], row["graph_page_id"])
 
 
-async def upsert(conn: Conn, page_id: str, platform: str, name: str, ciphertext: bytes) -> bool:
-    """Add a page or replace its name and token (status back to active); True when it was new."""
-    created: bool = await conn.fetchval(sql("upsert_page"), page_id, platform, name, ciphertext)
+async def upsert(conn: Conn, page_id: str, platform: str, name: str, ciphertext: bytes,
+                 graph_page_id: str | None = None) -> bool:
+    """Add a page or replace its name, token and Graph node (status back to active); True when it was new.
+    `graph_page_id` None: the page is its own Graph node (Messenger)."""
+    created: bool = await conn.fetchval(sql("upsert_page"), page_id, platform, name, ciphertext,
+                                        graph_page_id or page_id)
     return created
 
 

@@ -23,6 +23,21 @@ class PageRequest:
     platform: Platform
     name: str
     access_token: str = field(repr=False)
+    graph_page_id: str = ""  # the linked Facebook Page of an Instagram account; the page itself otherwise
+
+
+def graph_page_of(platform: Platform, page: str, graph_page_id: Any) -> str:
+    """The Graph node a page's inbox is listed at (DESIGN §2). An Instagram account reached through
+    Facebook Login is listed at its linked Page, which must be named; a Messenger page is its own node."""
+    if graph_page_id is None:
+        if platform == "instagram":
+            raise BadRequest("graph_page_id is required for an Instagram account: the id of the Facebook Page "
+                             "it is linked to (its conversations are listed there)")
+        return page
+    linked = page_id(graph_page_id, "graph_page_id")
+    if platform == "messenger" and linked != page:
+        raise BadRequest("graph_page_id of a Messenger page is the page itself; leave it out")
+    return linked
 
 
 def json_object(raw: bytes, *, empty_ok: bool = False) -> dict[str, Any]:
@@ -53,7 +68,9 @@ def page_request(data: dict[str, Any]) -> PageRequest:
     token = data.get("access_token")
     if not isinstance(token, str) or not token.strip():
         raise BadRequest("access_token must be a non-empty string")
-    return PageRequest(page_id(data.get("page_id")), cast(Platform, platform), name, token.strip())
+    page = page_id(data.get("page_id"))
+    linked = graph_page_of(cast(Platform, platform), page, data.get("graph_page_id"))
+    return PageRequest(page, cast(Platform, platform), name, token.strip(), linked)
 
 
 def sync_mode(data: dict[str, Any]) -> RequestedMode:

@@ -111,7 +111,7 @@ def _plan(ctx: RunContext, lease: Lease, mode: Mode, run_id: str) -> WalkPlan:
         raise TokenUnreadable("the page has no stored token")
     return WalkPlan.for_mode(
         full=mode == "full", cutoff=cutoff(lease.last_synced_at, ctx.settings.overlap_s),
-        page_id=lease.page_id, platform=lease.platform, token=ctx.cipher.decrypt(lease.token_ciphertext),
+        page_id=lease.page_id, graph_page_id=lease.graph_page_id, platform=lease.platform, token=ctx.cipher.decrypt(lease.token_ciphertext),
         page_size=ctx.settings.page_size, run_id=run_id,
     )
 

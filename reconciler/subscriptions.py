@@ -64,7 +64,7 @@ class SubscriptionChecker:
             return []
         async with self.ctx.pool.acquire() as conn:
             claimed = await conn.fetch(sql("claim_subscription_checks"), settings.subscription_check_s, limit)
-        return [await self._check(r["page_id"], r["access_token"], fix=True) for r in claimed]
+        return [await self._check(r["page_id"], r["graph_page_id"], r["access_token"], fix=True) for r in claimed]
 
     async def check(self, page_id: str, *, fix: bool) -> CheckResult | None:
         """Check one page now (fix it with `fix`); None when there is no such page."""
@@ -72,9 +72,11 @@ class SubscriptionChecker:
             raise NoAppId("CONVSYNC_APP_ID is missing: the subscription check needs the Meta app's id")
         async with self.ctx.pool.acquire() as conn:
             row = await conn.fetchrow(sql("page_token"), page_id)
-        return None if row is None else await self._check(page_id, row["access_token"], fix=fix)
+        return None if row is None else await self._check(page_id, row["graph_page_id"], row["access_token"], fix=fix)
 
-    async def _check(self, page_id: str, ciphertext: bytes | None, *, fix: bool) -> CheckResult:
+    async def _check(self, page_id: str, node: str, ciphertext: bytes | None, *, fix: bool) -> CheckResult:
+        """Check (and with `fix` repair) the subscription of `page_id`, kept at its Graph node `node`
+        (an Instagram account's linked Page)."""
         settings, stats = self.ctx.settings, CallStats()
         assert settings.app_id is not None
         graph = self.ctx.walker.graph
@@ -82,12 +84,12 @@ class SubscriptionChecker:
             if ciphertext is None:
                 raise TokenUnreadable("the page has no stored token")
             token: Secret = self.ctx.cipher.decrypt(ciphertext)
-            found = decide((await graph.get(page_id, token, f"{page_id}/subscribed_apps", {}, stats)).body,
+            found = decide((await graph.get(node, token, f"{node}/subscribed_apps", {}, stats)).body,
                            settings.app_id, settings.subscribed_fields)
             if found.repair is None or not fix:
                 result = CheckResult(page_id, found.status, found.fields, found.lacking)
             else:
-                await graph.post(page_id, token, f"{page_id}/subscribed_apps",
+                await graph.post(node, token, f"{node}/subscribed_apps",
                                  {"subscribed_fields": found.repair}, stats)
                 result = CheckResult(page_id, "fixed", tuple(found.repair.split(",")), found.lacking)
         except (TokenDead, TokenUnreadable) as exc:

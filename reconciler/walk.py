@@ -48,7 +48,8 @@ def check_cursor(seen: set[str], after: str, folder: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class WalkPlan:
-    page_id: str
+    page_id: str  # what records and thread keys carry (an Instagram account's own id)
+    graph_page_id: str  # the Graph node the inbox is listed at (DESIGN §2); paced as that node
     platform: Platform
     token: Secret = field(repr=False)
     folders: tuple[str, ...]
@@ -123,7 +124,8 @@ class Walker:
 
     async def _fetch(self, plan: WalkPlan, folder: str, limit: int, after: str | None, stats: CallStats) -> Answer:
         params = listing_params(plan.platform, folder, limit, after)
-        return await self.graph.get(plan.page_id, plan.token, f"{plan.page_id}/conversations", params, stats)
+        node = plan.graph_page_id
+        return await self.graph.get(node, plan.token, f"{node}/conversations", params, stats)
 
     async def _produce(self, plan: WalkPlan, folder: str, conversations: Sequence[Any], result: WalkResult,
                        read_at_ms: int | None) -> None:

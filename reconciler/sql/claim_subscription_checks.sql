@@ -9,4 +9,4 @@ WITH chosen AS (
     FOR UPDATE SKIP LOCKED)
 UPDATE pages p SET subscription_checked_at = now()
 FROM chosen WHERE p.page_id = chosen.page_id
-RETURNING p.page_id, p.access_token
+RETURNING p.page_id, p.graph_page_id, p.access_token

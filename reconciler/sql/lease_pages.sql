@@ -11,4 +11,4 @@ WITH chosen AS (
 UPDATE pages p SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2),
                    lease_epoch = p.lease_epoch + 1
 FROM chosen WHERE p.page_id = chosen.page_id
-RETURNING p.page_id, p.platform, p.name, p.access_token, p.last_synced_at, p.lease_owner, p.lease_epoch
+RETURNING p.page_id, p.graph_page_id, p.platform, p.name, p.access_token, p.last_synced_at, p.lease_owner, p.lease_epoch

@@ -1,5 +1,5 @@
 -- Pages as the admin API shows them (never the token), each with its latest run; $1 NULL: every page.
-SELECT p.page_id, p.platform, p.name, p.status, p.status_reason, p.last_synced_at,
+SELECT p.page_id, p.graph_page_id, p.platform, p.name, p.status, p.status_reason, p.last_synced_at,
        p.lease_owner, p.lease_expires_at, p.next_sync_at, p.created_at, p.updated_at,
        jsonb_build_object('status', p.subscription_status, 'checked_at', p.subscription_checked_at,
                           'fields', p.subscribed_fields, 'error', p.subscription_error) AS subscription,

@@ -53,7 +53,8 @@ class System:
         for page in self.emu.world.pages.values():
             token = (tokens or {}).get(page.page_id, page.access_token)
             status, _ = await self.admin("POST", "/admin/pages", {
-                "page_id": page.page_id, "platform": page.platform, "name": page.name, "access_token": token})
+                "page_id": page.page_id, "graph_page_id": page.graph_page_id, "platform": page.platform,
+                "name": page.name, "access_token": token})
             assert status == 201, f"registering {page.page_id}: HTTP {status}"
 
     async def metrics(self) -> str:

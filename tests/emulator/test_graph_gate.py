@@ -18,7 +18,9 @@ MESSAGE_FIELDS = "id,created_time,from,to,message,attachments,sticker,shares"
 
 
 def get(gate: GraphState, path: str, **params: str) -> tuple[int, JSON]:
-    token = gate.world.pages[path.split("/")[0]].access_token if path.split("/")[0] in gate.world.pages else None
+    head = path.split("/")[0]
+    page = gate.world.pages.get(head) or gate.world.graph_pages.get(head)
+    token = page.access_token if page else None
     if token is None:
         owner = gate.world.conversations.get(path.split("/")[0]) or gate.world.messages.get(path.split("/")[0])
         token = gate.world.pages[owner.page_id].access_token if owner else "none"
@@ -134,11 +136,25 @@ def test_user_id_finds_the_conversation_and_since_is_ignored(gate: GraphState) -
     assert get(gate, f"{page_id}/conversations", limit="100", since="9999999999")[1]["data"] == everything
 
 
-def test_instagram_needs_platform_instagram(gate: GraphState) -> None:
-    page_id = instagram_page(gate.world)
-    assert get(gate, f"{page_id}/conversations")[1]["data"] == []
-    status, body = get(gate, f"{page_id}/conversations", platform="instagram", fields="participants", limit="1")
-    assert status == 200 and "username" in body["data"][0]["participants"]["data"][0]
+def test_instagram_is_listed_at_its_linked_page_with_platform_instagram(gate: GraphState) -> None:
+    account = gate.world.page(instagram_page(gate.world))
+    linked = account.graph_page_id
+    assert linked != account.page_id and linked not in gate.world.pages  # two ids, as on Meta
+    assert get(gate, f"{linked}/conversations")[1]["data"] == []
+    status, body = get(gate, f"{linked}/conversations", platform="instagram", fields="participants", limit="1")
+    assert status == 200
+    people = body["data"][0]["participants"]["data"]
+    assert "username" in people[0] and people[1]["id"] == account.page_id  # the account id, not the Page's
+
+
+def test_an_instagram_accounts_own_id_has_no_inbox(gate: GraphState) -> None:
+    account = gate.world.page(instagram_page(gate.world))
+    for edge in ("conversations", "subscribed_apps"):
+        status, body = get(gate, f"{account.page_id}/{edge}", platform="instagram")
+        assert (status, body["error"]["code"]) == (400, 100)
+        assert f"nonexisting field ({edge}) on node type (IGUser)" in body["error"]["message"]
+    assert get(gate, account.page_id)[0] == 200  # the account node itself exists
+    assert get(gate, f"{account.graph_page_id}/subscribed_apps")[0] == 200
 
 
 def test_too_much_data_is_code_1_and_large_limits_are_clamped(world: World, clock: FakeClock) -> None:
@@ -181,7 +197,7 @@ def test_appsecret_proof_is_checked_when_sent(gate: GraphState) -> None:
 
 def test_rate_limit_throttles_only_above_the_rate(world: World, clock: FakeClock) -> None:
     gate = GraphState(world, GraphConfig(calls_per_second=2.0), clock)
-    page_id, other = messenger_page(world), instagram_page(world)
+    page_id, other = messenger_page(world), world.page(instagram_page(world)).graph_page_id
     for _ in range(20):
         assert get(gate, f"{page_id}/conversations")[0] == 200
         clock.advance(0.5)

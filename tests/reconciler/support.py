@@ -75,7 +75,8 @@ async def register_pages(settings: Settings, emu: Emulator) -> None:
     conn = await asyncpg.connect(settings.database.url.reveal() if settings.database.url else "")
     try:
         for page in emu.world.pages.values():
-            await pages.upsert(conn, page.page_id, page.platform, page.name, cipher.encrypt(page.access_token))
+            await pages.upsert(conn, page.page_id, page.platform, page.name, cipher.encrypt(page.access_token),
+                               page.graph_page_id)
     finally:
         await conn.close()
 

@@ -12,11 +12,17 @@ from reconciler.run import resolve_mode
 
 
 def test_page_request() -> None:
-    wanted = page_request({"page_id": "123", "platform": "instagram", "name": "Shop", "access_token": " T "})
-    assert (wanted.page_id, wanted.platform, wanted.access_token) == ("123", "instagram", "T")
+    wanted = page_request({"page_id": "178", "graph_page_id": "104", "platform": "instagram", "name": "Shop",
+                           "access_token": " T "})
+    assert (wanted.page_id, wanted.graph_page_id, wanted.platform, wanted.access_token) == ("178", "104", "instagram", "T")
     assert "T" not in repr(wanted).replace("True", "")
+    assert page_request({"page_id": "123", "access_token": "T"}).graph_page_id == "123"  # Messenger: itself
+    assert page_request({"page_id": "123", "graph_page_id": "123", "access_token": "T"}).graph_page_id == "123"
     for bad in [{"platform": "messenger", "access_token": "T"}, {"page_id": "1", "platform": "sms", "access_token": "T"},
-                {"page_id": "1", "access_token": ""}, {"page_id": "a b", "access_token": "T"}]:
+                {"page_id": "1", "access_token": ""}, {"page_id": "a b", "access_token": "T"},
+                {"page_id": "178", "platform": "instagram", "access_token": "T"},  # the linked Page is required
+                {"page_id": "178", "platform": "instagram", "graph_page_id": "a b", "access_token": "T"},
+                {"page_id": "123", "graph_page_id": "456", "access_token": "T"}]:  # Messenger is its own node
         with pytest.raises(BadRequest):
             page_request(bad)
 
