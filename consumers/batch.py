@@ -39,6 +39,8 @@ class ConversationUpsert:
     updated_ms: int | None = None
     delivered_ms: int | None = None
     read_ms: int | None = None
+    owner_ms: int | None = None  # Meta's time of the newest handover that moved the thread
+    owner_app_id: str | None = None  # the app it gave the thread to (None: not named)
     snapshot: SnapshotRow | None = None
     by_webhook: bool = False  # a webhook event of the batch saw it (so a snapshot did not create it)
 
@@ -87,9 +89,11 @@ def _max(a: int | None, b: int | None) -> int | None:
 
 
 def newer_snapshot(current: SnapshotRow | None, incoming: SnapshotRow | None) -> SnapshotRow | None:
-    """The strictly newer snapshot wins; on a tie the one already there stays."""
+    """The strictly newer snapshot wins; on a tie the one already there stays, but for its folder."""
     if current is None or (incoming is not None and incoming.updated_ms > current.updated_ms):
         return incoming
+    if incoming is not None and incoming.updated_ms == current.updated_ms and incoming.folder is not None:
+        return dataclasses.replace(current, folder=incoming.folder)  # the later reading says where it is now
     return current
 
 
@@ -111,6 +115,11 @@ def _conversations(items: list[Rows]) -> tuple[ConversationUpsert, ...]:
             up = acc[(w.page_id, w.user_id)]
             up["delivered_ms"] = _max(up.get("delivered_ms"), w.delivered_ms)
             up["read_ms"] = _max(up.get("read_ms"), w.read_ms)
+        for h in rows.handovers:
+            up = acc[(h.page_id, h.user_id)]
+            if up.get("owner_ms") is None or owner_order(h.at_ms, h.owner_app_id) > owner_order(
+                    up["owner_ms"], up["owner_app_id"]):
+                up["owner_ms"], up["owner_app_id"] = h.at_ms, h.owner_app_id
         for s in rows.snapshots:
             up = at(s.page_id, s.user_id, s.platform)
             up["updated_ms"] = _max(up.get("updated_ms"), s.updated_ms)
@@ -118,7 +127,12 @@ def _conversations(items: list[Rows]) -> tuple[ConversationUpsert, ...]:
     return tuple(ConversationUpsert(**acc[k]) for k in sorted(acc))
 
 
-_FILLED = ("text", "attachments", "reply_to_mid", "quick_reply", "app_id", "metadata", "raw")
+def owner_order(at_ms: int, owner_app_id: str | None) -> tuple[int, str]:
+    """Newest handover wins; on a tie the owner's id decides, so arrival order cannot (as in the SQL)."""
+    return (at_ms, owner_app_id or "")
+
+
+_FILLED = ("text", "attachments", "reply_to_mid", "quick_reply", "app_id", "metadata", "raw", "story")
 
 
 def merge_messages(a: MessageRow, b: MessageRow) -> MessageRow:
@@ -128,8 +142,11 @@ def merge_messages(a: MessageRow, b: MessageRow) -> MessageRow:
     filled = {name: getattr(lead, name) if getattr(lead, name) is not None else getattr(other, name)
               for name in _FILLED}
     seen = max((a, b), key=lambda m: m.graph_observed_ms or -1)  # the latest Graph reading
+    timed = other if lead.time_unknown and not other.time_unknown else lead  # a known time beats arrival
     return dataclasses.replace(lead, **filled, run_id=a.run_id or b.run_id, graph_text=seen.graph_text,
-                               graph_observed_ms=seen.graph_observed_ms)
+                               graph_observed_ms=seen.graph_observed_ms, created_ms=timed.created_ms,
+                               time_unknown=lead.time_unknown and other.time_unknown,
+                               is_standby=a.is_standby or b.is_standby)
 
 
 def reaction_order(r: ReactionRow) -> tuple[int, str, str]:

@@ -21,6 +21,7 @@ from consumers.rows import (
     DeleteRow,
     EditRow,
     EventRow,
+    HandoverRow,
     MessageRow,
     ReactionRow,
     ReadRow,
@@ -78,7 +79,8 @@ def _kind(record: EventRecord) -> str:
 def _with_touch(record: EventRecord, rows: Rows) -> Rows:
     if record.user_id is None:
         return rows
-    touch = ConversationRow(record.page_id, record.user_id, record.platform, event_ms(record))
+    touch = ConversationRow(record.page_id, record.user_id, record.platform,
+                            None if time_unknown(record) else event_ms(record))
     return Rows(**{**_fields(rows), "conversations": (touch,)})
 
 
@@ -92,6 +94,12 @@ def event_ms(record: EventRecord) -> int:
         return record.timestamp
     millis = epoch_ms(record.event.get("timestamp"))
     return millis if millis is not None else record.received_at
+
+
+def time_unknown(record: EventRecord) -> bool:
+    """Meta's time could not be read (not epoch seconds or milliseconds, such as ISO-8601 text): the
+    event is kept, and its rows say that the time they carry is the arrival time."""
+    return record.timestamp is None and epoch_ms(record.event.get("timestamp")) is None
 
 
 def _require_user(record: EventRecord) -> str:
@@ -124,6 +132,7 @@ def _message(record: EventRecord) -> Rows:
         return Rows(deletes=(DeleteRow(mid, record.page_id, user_id, event_ms(record)),))
     echo = bool(message.get("is_echo"))
     reply_to = message.get("reply_to")
+    story = story_of(message)
     row = MessageRow(
         mid=mid,
         page_id=record.page_id,
@@ -139,8 +148,30 @@ def _message(record: EventRecord) -> Rows:
         metadata=_optional_str(message.get("metadata")) if echo else None,
         source="webhook",
         raw=canonical_json(record.event),
+        is_standby=record.event.get("standby") is True,
+        story=None if story is None else canonical_json(story),
+        time_unknown=time_unknown(record),
     )
     return Rows(messages=(row,))
+
+
+def story_of(message: Event) -> dict[str, Any] | None:
+    """An Instagram story the message answers (`reply_to.story`) or mentions (a `story_mention`
+    attachment): {"type": "reply"|"mention", "url", "id"} with what Meta gave; None for other messages."""
+    reply_to = message.get("reply_to")
+    story = reply_to.get("story") if isinstance(reply_to, dict) else None
+    if isinstance(story, dict):
+        return {"type": "reply", **_story_fields(story)}
+    attachments = message.get("attachments")
+    for item in attachments if isinstance(attachments, list) else []:
+        if isinstance(item, dict) and item.get("type") == "story_mention":
+            payload = item.get("payload")
+            return {"type": "mention", **_story_fields(payload if isinstance(payload, dict) else {})}
+    return None
+
+
+def _story_fields(story: Event) -> dict[str, str]:
+    return {name: str(story[name]) for name in ("url", "id") if story.get(name) is not None}
 
 
 def _delivery(record: EventRecord) -> Rows:
@@ -193,9 +224,37 @@ def _conversation_event(record: EventRecord) -> Rows:
     """Kept once: the key hashes the event itself, so a redelivery in any body maps to the same row."""
     digest = hashlib.sha256(canonical_json(record.event).encode()).hexdigest()[:40]
     kind = _kind(record)
-    row = EventRow(f"{kind}:{digest}", record.page_id, record.user_id, kind, event_ms(record),
-                   canonical_json(record.event))
+    unknown = time_unknown(record)
+    referral = _referral(record.event)
+    row = EventRow(f"{kind}:{digest}", record.page_id, record.user_id, kind, None if unknown else event_ms(record),
+                   canonical_json(record.event), _optional_str(referral.get("source")),
+                   _optional_str(referral.get("ref")), unknown)
     return Rows(events=(row,))
+
+
+def _referral(event: Event) -> Event:
+    """The referral of a referral event, or the one a postback (a Get Started from an ad) carries."""
+    for holder in (event, event.get("postback")):
+        found = holder.get("referral") if isinstance(holder, dict) else None
+        if isinstance(found, dict):
+            return found
+    return {}
+
+
+# Handovers that move control of a thread, and where the new owner is named. A request asks for
+# control and moves nothing; `take_thread_control` names the new owner only in newer API versions.
+_OWNER_OF = {"pass_thread_control": "new_owner_app_id", "take_thread_control": "new_owner_app_id"}
+
+
+def _handover(record: EventRecord) -> Rows:
+    """Stored as a conversation event; a pass or take also sets the thread's owner, the newest by
+    Meta's time winning (consumers/batch.py, upsert_conversations.sql), so arrival order cannot matter."""
+    rows = _conversation_event(record)
+    moved = next((k for k in _OWNER_OF if isinstance(record.event.get(k), dict)), None)
+    if moved is None or record.user_id is None or time_unknown(record):
+        return rows
+    owner = _optional_str(record.event[moved].get(_OWNER_OF[moved]))
+    return Rows(events=rows.events, handovers=(HandoverRow(record.page_id, record.user_id, owner, event_ms(record)),))
 
 
 _WEBHOOK_MAPPERS = {
@@ -204,6 +263,7 @@ _WEBHOOK_MAPPERS = {
     "read": _read,
     "reaction": _reaction,
     "message_edit": _edit,
+    "handover": _handover,
 }
 
 
@@ -236,6 +296,7 @@ def _snapshot(record: EventRecord) -> Rows:
         participants=_optional_json(conversation.get("participants")),
         can_reply=conversation.get("can_reply") if isinstance(conversation.get("can_reply"), bool) else None,
         link=_optional_str(conversation.get("link")),
+        folder=_optional_str(record.event.get("folder")),
         run_id=run_id,
     )
     rows = tuple(_graph_message(record, user_id, run_id, m) for m in messages)

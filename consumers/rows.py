@@ -50,6 +50,7 @@ class SnapshotRow:
     participants: str | None
     can_reply: bool | None
     link: str | None
+    folder: str | None  # the listing it was read from (inbox, other, page_done, pending, spam)
     run_id: str
 
 
@@ -69,6 +70,9 @@ class MessageRow:
     metadata: str | None
     source: RowSource
     raw: str
+    is_standby: bool = False  # came under `standby[]` (another app controlled the thread)
+    story: str | None = None  # Instagram story reply or mention, canonical JSON {"type", "url", "id"}
+    time_unknown: bool = False  # Meta's time could not be read: `created_ms` is the arrival time
     run_id: str | None = None
     # What the Graph API showed when the reconciler read it (graph copies only): repairs the text
     # of a message whose edit webhook was lost, when that reading is newer than the text we hold.
@@ -126,6 +130,19 @@ class EventRow:
     kind: str
     occurred_ms: int | None
     payload: str
+    referral_source: str | None = None  # ADS, SHORTLINK, ... of a referral (or a postback's referral)
+    referral_ref: str | None = None
+    time_unknown: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HandoverRow:
+    """Who controls a thread after a handover at `at_ms` (Meta's time); None: not named by the event."""
+
+    page_id: str
+    user_id: str
+    owner_app_id: str | None
+    at_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +158,11 @@ class Rows:
     deletes: tuple[DeleteRow, ...] = ()
     reads: tuple[ReadRow, ...] = ()
     events: tuple[EventRow, ...] = ()
+    handovers: tuple[HandoverRow, ...] = ()
 
     def count(self) -> int:
         return sum(len(getattr(self, name)) for name in TABLES)
 
 
 TABLES = ("conversations", "watermarks", "snapshots", "messages", "reactions", "edits", "deletes", "reads",
-          "events")
+          "events", "handovers")

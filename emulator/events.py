@@ -36,6 +36,8 @@ def message(page: Page, msg: Message) -> WebhookEvent:
         body["quick_reply"] = {"payload": msg.quick_reply}
     if msg.reply_to is not None:
         body["reply_to"] = {"mid": msg.reply_to}
+    if msg.story is not None and msg.story["type"] == "reply":
+        body["reply_to"] = {"story": {"url": msg.story["url"], "id": msg.story["id"]}}
     return _envelope(page, msg.sender_id, msg.recipient_id, msg.created_ms, message=body)
 
 
@@ -64,6 +66,20 @@ def read(page: Page, conv: Conversation, msg: Message, at_ms: int) -> WebhookEve
 
 def postback(page: Page, conv: Conversation, title: str, payload: str, mid: str, at_ms: int) -> WebhookEvent:
     return _from_user(page, conv, at_ms, postback={"title": title, "payload": payload, "mid": mid})
+
+
+def handover(page: Page, conv: Conversation, action: str, app_id: str, previous: str | None,
+             at_ms: int) -> WebhookEvent:
+    """`pass_thread_control` (names the new owner), `take_thread_control` (names both) or
+    `request_thread_control` (names the app that asks), as Meta sends them to the Handover Protocol apps."""
+    body: JSON
+    if action == "pass":
+        body = {"new_owner_app_id": app_id, "metadata": "passed"}
+    elif action == "take":
+        body = {"previous_owner_app_id": previous, "new_owner_app_id": app_id, "metadata": "taken"}
+    else:
+        body = {"requested_owner_app_id": app_id, "metadata": "requested"}
+    return _from_user(page, conv, at_ms, **{f"{action}_thread_control": body})
 
 
 def referral(page: Page, conv: Conversation, ref: str, at_ms: int) -> WebhookEvent:

@@ -53,6 +53,7 @@ class Message:
     attachments: list[JSON] = field(default_factory=list)
     sticker: str | None = None
     reply_to: str | None = None
+    story: JSON | None = None  # Instagram: {"type": "reply", "url", "id"} or {"type": "mention", "url"}
     quick_reply: str | None = None
     app_id: int | None = None
     metadata: str | None = None
@@ -75,6 +76,7 @@ class Conversation:
     updated_ms: int
     folder: str = "inbox"
     standby: bool = False  # another app controls the thread: Meta sends its events as `standby`
+    owner_app_id: str | None = None  # the app a handover last gave the thread to
     messages: list[Message] = field(default_factory=list)  # oldest first
     delivered_watermark: int | None = None
     read_watermark: int | None = None
@@ -110,6 +112,8 @@ class WebhookEvent:
         for key in ("message_edit", "reaction", "delivery", "read", "postback", "referral"):
             if key in self.event:
                 return key
+        if any(k.endswith("_thread_control") for k in self.event):
+            return "handover"
         message = self.event.get("message", {})
         if message.get("is_echo"):
             return "echo"

@@ -70,6 +70,10 @@ ACTIVITIES: dict[str, Activity] = {
     "unreact": lambda w, c, r: w.unreact(r.choice([m for m in c.messages if c.user_id in m.reactions]).mid),
     "edit": lambda w, c, r: w.edit(r.choice(_user_text(c)[-5:]).mid),
     "unsend": lambda w, c, r: w.unsend(r.choice(_user_text(c)[-5:]).mid),
+    "story_reply": lambda w, c, r: w.user_message(c.page_id, c.user_id, kind="story_reply"),
+    "story_mention": lambda w, c, r: w.user_message(c.page_id, c.user_id, kind="story_mention"),
+    "handover": lambda w, c, r: w.handover(c.page_id, c.user_id, r.choice(("pass", "take", "request")),
+                                           r.choice(("263902037430900", "1517776481860111"))),
     "postback": lambda w, c, r: w.postback(c.page_id, c.user_id),
     "referral": lambda w, c, r: w.referral(c.page_id, c.user_id),
 }
@@ -83,6 +87,8 @@ def possible(name: str, conv: Conversation) -> bool:
         "unreact": lambda: any(conv.user_id in m.reactions for m in conv.messages),
         "edit": lambda: bool(_user_text(conv)),
         "unsend": lambda: conv.platform == "instagram" and bool(_user_text(conv)),
+        "story_reply": lambda: conv.platform == "instagram",
+        "story_mention": lambda: conv.platform == "instagram",
         "delivery": lambda: conv.platform == "messenger",
     }
     return needs.get(name, lambda: True)()

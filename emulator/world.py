@@ -182,7 +182,8 @@ class World:
         text: str | None = None,
         reply_to: str | None = None,
     ) -> list[WebhookEvent]:
-        """A user writes (`kind`: text, image, sticker, quick_reply); `user_id=None` opens a new conversation."""
+        """A user writes (`kind`: text, image, sticker, quick_reply, and on Instagram story_reply, story_mention);
+        `user_id=None` opens a new conversation."""
         conv = self.new_conversation(page_id) if user_id is None else self.conversation(page_id, user_id)
         content: dict[str, object] = {"text": text if text is not None else self._text(), "reply_to": reply_to}
         if kind == "image":
@@ -203,6 +204,16 @@ class World:
             }
         elif kind == "quick_reply":
             content["quick_reply"] = f"QR_{self.rng.randint(1, 9)}"
+        elif kind in ("story_reply", "story_mention"):
+            if conv.platform != "instagram":
+                raise ValueError("stories are Instagram's")
+            story_id = str(self.rng.randint(10**16, 10**17 - 1))
+            url = f"https://lookaside.example/story/{story_id}"
+            if kind == "story_reply":
+                content["story"] = {"type": "reply", "url": url, "id": story_id}
+            else:  # a mention has no text, only the attachment
+                content = {"story": {"type": "mention", "url": url},  # Meta gives a mention's URL only
+                           "attachments": [{"type": "story_mention", "payload": {"url": url}}]}
         msg = self._add_message(conv, inbound=True, at_ms=self.now_ms(), **content)
         return self._emit(events.message(self.page(page_id), msg))
 
@@ -286,6 +297,21 @@ class World:
     def referral(self, page_id: str, user_id: str, ref: str = "summer-promo") -> list[WebhookEvent]:
         conv = self.conversation(page_id, user_id)
         return self._emit(events.referral(self.page(page_id), conv, ref, self.now_ms()))
+
+    def handover(self, page_id: str, user_id: str, action: str, app_id: str) -> list[WebhookEvent]:
+        """The Handover Protocol: `pass` gives the thread to `app_id`, `take` takes it for `app_id`,
+        `request` asks for it on behalf of `app_id` (control does not move)."""
+        if action not in ("pass", "take", "request"):
+            raise ValueError("a handover is pass, take or request")
+        conv = self.conversation(page_id, user_id)
+        previous = conv.owner_app_id
+        if action != "request":
+            conv.owner_app_id = app_id
+        return self._emit(events.handover(self.page(page_id), conv, action, app_id, previous, self.now_ms()))
+
+    def move(self, page_id: str, user_id: str, folder: str) -> None:
+        """An agent files the conversation in another folder of the inbox: Meta sends no webhook."""
+        self.conversation(page_id, user_id).folder = folder
 
     def _emit(self, event: WebhookEvent) -> list[WebhookEvent]:
         """Events of a thread another app controls travel in `standby` instead of `messaging`."""

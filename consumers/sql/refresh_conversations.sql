@@ -2,6 +2,8 @@
 -- message time and text, message and unread counts, the read watermark implied by Instagram
 -- per-message reads, the last inbound and outbound message times and the reply window (24 hours
 -- after the last inbound message). Derived from stored state only, so arrival order cannot change the outcome.
+-- A message whose time is unknown (time_unknown: its created_at is the arrival time) counts, but
+-- moves no time and is not the snippet: arrival is not when it was sent.
 WITH keys AS (
     SELECT DISTINCT page_id, user_id FROM unnest($1::text[], $2::text[]) AS k(page_id, user_id)
 ), derived AS (
@@ -20,11 +22,11 @@ WITH keys AS (
     FROM keys k
     JOIN conversations c ON c.page_id = k.page_id AND c.user_id = k.user_id
     CROSS JOIN LATERAL (
-        SELECT max(m.created_at) AS last_at,
+        SELECT max(m.created_at) FILTER (WHERE NOT m.time_unknown) AS last_at,
                count(*) AS total,
                count(*) FILTER (WHERE m.created_at > COALESCE(c.snapshot_at, '-infinity')) AS after_snapshot,
-               max(m.created_at) FILTER (WHERE m.direction = 'outbound') AS last_outbound_at,
-               max(m.created_at) FILTER (WHERE m.direction = 'inbound') AS last_inbound_at
+               max(m.created_at) FILTER (WHERE m.direction = 'outbound' AND NOT m.time_unknown) AS last_outbound_at,
+               max(m.created_at) FILTER (WHERE m.direction = 'inbound' AND NOT m.time_unknown) AS last_inbound_at
         FROM messages m WHERE m.page_id = k.page_id AND m.user_id = k.user_id
     ) s
     CROSS JOIN LATERAL (
@@ -34,7 +36,7 @@ WITH keys AS (
     ) i
     LEFT JOIN LATERAL (
         SELECT m.created_at, m.text FROM messages m
-        WHERE m.page_id = k.page_id AND m.user_id = k.user_id
+        WHERE m.page_id = k.page_id AND m.user_id = k.user_id AND NOT m.time_unknown
         ORDER BY m.created_at DESC, m.mid DESC LIMIT 1
     ) n ON true
     LEFT JOIN LATERAL (

@@ -4,17 +4,25 @@
 -- edit count are left to the apply_* statements. Rows that would not change are not touched.
 INSERT INTO messages AS m (
     mid, page_id, user_id, direction, sender_id, created_at, text, attachments, reply_to_mid,
-    quick_reply, app_id, metadata, source, raw)
+    quick_reply, app_id, metadata, source, raw, is_standby, story, time_unknown)
 SELECT r.mid, r.page_id, r.user_id, r.direction, r.sender_id, to_timestamp(r.created_ms / 1000.0), r.text,
-       r.attachments::jsonb, r.reply_to_mid, r.quick_reply::jsonb, r.app_id, r.metadata, r.source, r.raw::jsonb
+       r.attachments::jsonb, r.reply_to_mid, r.quick_reply::jsonb, r.app_id, r.metadata, r.source, r.raw::jsonb,
+       r.is_standby, r.story::jsonb, r.time_unknown
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[],
-            $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+            $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bool[], $16::text[],
+            $17::bool[])
      AS r(mid, page_id, user_id, direction, sender_id, created_ms, text, attachments, reply_to_mid,
-          quick_reply, app_id, metadata, source, raw)
+          quick_reply, app_id, metadata, source, raw, is_standby, story, time_unknown)
 ON CONFLICT (mid) DO UPDATE SET
     direction = CASE WHEN m.source = 'graph' AND EXCLUDED.source = 'webhook' THEN EXCLUDED.direction ELSE m.direction END,
     sender_id = CASE WHEN m.source = 'graph' AND EXCLUDED.source = 'webhook' THEN EXCLUDED.sender_id ELSE m.sender_id END,
-    created_at = CASE WHEN m.source = 'graph' AND EXCLUDED.source = 'webhook' THEN EXCLUDED.created_at ELSE m.created_at END,
+    -- a known time beats an arrival time standing in for one (time_unknown), whichever copy leads
+    created_at = CASE WHEN m.time_unknown AND NOT EXCLUDED.time_unknown THEN EXCLUDED.created_at
+                      WHEN EXCLUDED.time_unknown AND NOT m.time_unknown THEN m.created_at
+                      WHEN m.source = 'graph' AND EXCLUDED.source = 'webhook' THEN EXCLUDED.created_at ELSE m.created_at END,
+    time_unknown = m.time_unknown AND EXCLUDED.time_unknown,
+    is_standby = m.is_standby OR EXCLUDED.is_standby,
+    story = COALESCE(m.story, EXCLUDED.story),
     source = CASE WHEN m.source = 'graph' AND EXCLUDED.source = 'webhook' THEN 'webhook' ELSE m.source END,
     text = CASE WHEN m.edit_count > 0 THEN m.text
                 WHEN m.text_seen_at >= EXCLUDED.created_at THEN m.text  -- a Graph reading newer than the original
@@ -37,4 +45,7 @@ WHERE (m.source = 'graph' AND EXCLUDED.source = 'webhook')
    OR (m.quick_reply IS NULL AND EXCLUDED.quick_reply IS NOT NULL)
    OR (m.app_id IS NULL AND EXCLUDED.app_id IS NOT NULL)
    OR (m.metadata IS NULL AND EXCLUDED.metadata IS NOT NULL)
+   OR (m.time_unknown AND NOT EXCLUDED.time_unknown)
+   OR (EXCLUDED.is_standby AND NOT m.is_standby)
+   OR (m.story IS NULL AND EXCLUDED.story IS NOT NULL)
 RETURNING mid, (xmax = 0) AS inserted

@@ -2,7 +2,9 @@
 
 The pool mixes every kind the writer merges: webhook and graph copies of the same messages, a
 message only the graph saw (a missed webhook), edits, a delete, reactions, watermarks, an Instagram
-style per-message read, a postback and two snapshots of different ages.
+style per-message read, a postback, handovers (pass, take, request), a standby message, a story reply,
+a message whose webhook time is ISO text (unknown) with a graph copy that knows it, and two snapshots
+of different ages in different folders.
 """
 
 from __future__ import annotations
@@ -47,9 +49,23 @@ def _pool() -> list[EventRecord]:
         dataclasses.replace(wh("message", PAGE, USER, 50 * S, {"message": {"mid": "m_3", "is_deleted": True}}),
                             platform="messenger"),
         wh("postback", PAGE, USER, 31 * S, {"postback": {"mid": "pb_1", "title": "Yes", "payload": "YES"}}),
+        wh("handover", PAGE, USER, 15 * S, {"pass_thread_control": {"new_owner_app_id": "111", "metadata": "a"}}),
+        wh("handover", PAGE, USER, 33 * S, {"take_thread_control": {"previous_owner_app_id": "111",
+                                                                    "new_owner_app_id": "222"}}),
+        wh("handover", PAGE, USER, 34 * S, {"request_thread_control": {"requested_owner_app_id": "111"}}),
+        wh("message", PAGE, USER, 32 * S, {"standby": True, "message": {"mid": "m_6", "text": "standby"}}),
+        wh("message", PAGE, USER, 33 * S, {"message": {"mid": "m_7", "text": "nice",
+                                                      "reply_to": {"story": {"url": "https://s.example/1", "id": "9"}}}}),
+        dataclasses.replace(wh("message", PAGE, USER, 60 * S, {"timestamp": "2026-01-01T00:00:39+0000",
+                                                             "message": {"mid": "m_5", "text": "iso"}}), timestamp=None),
         traffic.snapshot(PAGE, USER, RUN, 20 * S, [m1, m2], 2),
-        traffic.snapshot(PAGE, USER, RUN, 41 * S, [m1, m2, m3, m4], 7),
+        _in_folder(traffic.snapshot(PAGE, USER, RUN, 41 * S, [m1, m2, m3, m4, ("m_5", 39 * S, "iso", False)], 7),
+                   "other"),
     ]
+
+
+def _in_folder(record: EventRecord, folder: str) -> EventRecord:
+    return dataclasses.replace(record, event={**record.event, "folder": folder})
 
 
 POOL = _pool()
@@ -95,10 +111,18 @@ async def test_reference_is_what_the_events_say(conn: asyncpg.Connection,
     row = await conn.fetchrow("SELECT * FROM conversations")
     assert (row["message_count"], row["graph_id"], row["snippet"]) == (7, f"t_{PAGE}_{USER}", "missed")
     assert row["read_watermark"] == await conn.fetchval("SELECT to_timestamp(35)")
+    assert (row["folder"], row["thread_owner_app_id"]) == ("other", "222")  # the take, not the request after it
     texts = dict(await conn.fetch("SELECT mid, text FROM messages"))
-    assert texts == {"m_1": "hello!!", "m_2": "hi there", "m_3": "question", "m_4": "missed"}
+    assert texts == {"m_1": "hello!!", "m_2": "hi there", "m_3": "question", "m_4": "missed", "m_5": "iso",
+                     "m_6": "standby", "m_7": "nice"}
     deleted = dict(await conn.fetch("SELECT mid, is_deleted FROM messages"))
-    assert deleted == {"m_1": False, "m_2": False, "m_3": True, "m_4": False}
+    assert deleted == {"m_1": False, "m_2": False, "m_3": True, "m_4": False, "m_5": False, "m_6": False, "m_7": False}
     sources = dict(await conn.fetch("SELECT mid, source FROM messages"))
-    assert sources == {"m_1": "webhook", "m_2": "webhook", "m_3": "webhook", "m_4": "graph"}
+    assert sources == {"m_1": "webhook", "m_2": "webhook", "m_3": "webhook", "m_4": "graph", "m_5": "webhook",
+                       "m_6": "webhook", "m_7": "webhook"}
+    m5 = await conn.fetchrow("SELECT created_at, time_unknown FROM messages WHERE mid = 'm_5'")
+    assert (m5["created_at"], m5["time_unknown"]) == (await conn.fetchval("SELECT to_timestamp(39)"), False)
+    flags = {r["mid"]: (r["is_standby"], r["story"]) for r in await conn.fetch(
+        "SELECT mid, is_standby, story::text FROM messages WHERE is_standby OR story IS NOT NULL")}
+    assert flags == {"m_6": (True, None), "m_7": (False, '{"id": "9", "url": "https://s.example/1", "type": "reply"}')}
     assert await conn.fetchval("SELECT count(*) FROM reactions WHERE reaction IS NOT NULL") == 1
