@@ -18,6 +18,7 @@ from consumers.rows import (
     DeleteRow,
     EditRow,
     EventRow,
+    GraphSpanRow,
     MessageRow,
     ReactionRow,
     ReadRow,
@@ -60,6 +61,7 @@ class Batch:
     deletes: tuple[DeleteRow, ...] = ()
     reads: tuple[ReadRow, ...] = ()
     events: tuple[EventRow, ...] = ()
+    spans: tuple[GraphSpanRow, ...] = ()  # every Graph reading's span: each one judges on its own
 
 
 def merge(rows: Iterable[Rows]) -> Batch:
@@ -73,6 +75,7 @@ def merge(rows: Iterable[Rows]) -> Batch:
         deletes=_dedupe((r for x in items for r in x.deletes), lambda d: d.mid, _earliest("deleted_ms")),
         reads=_dedupe((r for x in items for r in x.reads), lambda r: (r.mid, r.reader_id), _earliest("read_ms")),
         events=_dedupe((r for x in items for r in x.events), lambda e: e.event_key, lambda a, _: a),
+        spans=_dedupe((r for x in items for r in x.spans), lambda s: s, lambda a, _: a),
     )
 
 

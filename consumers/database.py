@@ -56,8 +56,10 @@ class _Refused(Exception):
 
 
 class Database:
-    def __init__(self, url: str, *, command_timeout_s: float = 60.0, connect_timeout_s: float = 5.0) -> None:
+    def __init__(self, url: str, *, command_timeout_s: float = 60.0, connect_timeout_s: float = 5.0,
+                 graph_unsends: bool = True) -> None:
         self._url = url
+        self._graph_unsends = graph_unsends
         self._command_timeout_s = command_timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._conn: asyncpg.Connection | None = None
@@ -88,12 +90,12 @@ class Database:
     async def _transaction(self, rows: Sequence[Rows]) -> WriteResult:
         conn = await self._connection()
         async with conn.transaction():
-            return await write_batch(conn, merge(rows))
+            return await write_batch(conn, merge(rows), graph_unsends=self._graph_unsends)
 
     async def _isolating(self, rows: Sequence[Rows]) -> Written:
         conn = await self._connection()
         async with conn.transaction():
-            results, refused = await _bisect(conn, list(enumerate(rows)))
+            results, refused = await _bisect(conn, list(enumerate(rows)), self._graph_unsends)
         return Written(WriteResult.combine(results), tuple(sorted(refused, key=lambda r: r.index)))
 
     async def _fail(self, exc: BaseException) -> NoReturn:
@@ -115,13 +117,13 @@ class Database:
                 await conn.close(timeout=2)
 
 
-async def _bisect(conn: asyncpg.Connection, items: list[tuple[int, Rows]]
+async def _bisect(conn: asyncpg.Connection, items: list[tuple[int, Rows]], graph_unsends: bool
                   ) -> tuple[list[WriteResult], list[Refusal]]:
     """Write `items` under a savepoint; when the database refuses them, split until the refused stand alone."""
     try:
         async with conn.transaction():  # nested: a savepoint
             try:
-                return [await write_batch(conn, merge(r for _, r in items))], []
+                return [await write_batch(conn, merge(r for _, r in items), graph_unsends=graph_unsends)], []
             except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 if verdict(exc) != "refuse":
                     raise
@@ -130,5 +132,5 @@ async def _bisect(conn: asyncpg.Connection, items: list[tuple[int, Rows]]
         if len(items) == 1:
             return [], [Refusal(items[0][0], sqlstate(refused.cause), describe(refused.cause))]
     half = len(items) // 2
-    left, right = await _bisect(conn, items[:half]), await _bisect(conn, items[half:])
+    left, right = await _bisect(conn, items[:half], graph_unsends), await _bisect(conn, items[half:], graph_unsends)
     return left[0] + right[0], left[1] + right[1]

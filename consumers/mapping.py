@@ -21,6 +21,7 @@ from consumers.rows import (
     DeleteRow,
     EditRow,
     EventRow,
+    GraphSpanRow,
     HandoverRow,
     MessageRow,
     ReactionRow,
@@ -300,7 +301,22 @@ def _snapshot(record: EventRecord) -> Rows:
         run_id=run_id,
     )
     rows = tuple(_graph_message(record, user_id, run_id, m) for m in messages)
-    return Rows(snapshots=(snapshot,), messages=rows)
+    return Rows(snapshots=(snapshot,), messages=rows, spans=graph_span(rows))
+
+
+def graph_span(messages: tuple[MessageRow, ...]) -> tuple[GraphSpanRow, ...]:
+    """The span a reading's messages prove complete: strictly after the oldest one's second, strictly
+    before the newest one's (a message of those seconds may lie just outside the window, or be newer
+    than the reading). Empty when nothing lies between them."""
+    if not messages:
+        return ()
+    times = [m.created_ms for m in messages]
+    from_ms, to_ms = min(times) // 1000 * 1000 + 1000, max(times) // 1000 * 1000
+    if from_ms >= to_ms:
+        return ()
+    first = messages[0]
+    mids = canonical_json(sorted({m.mid for m in messages}))
+    return (GraphSpanRow(first.page_id, first.user_id, from_ms, to_ms, mids, first.run_id or ""),)
 
 
 def _run_id(value: str | None) -> str:

@@ -146,6 +146,21 @@ class HandoverRow:
 
 
 @dataclass(frozen=True, slots=True)
+class GraphSpanRow:
+    """What one Graph reading of a conversation covered: every message Meta still had whose time lies
+    in [from_ms, to_ms) is among `mids` (canonical JSON array). Whole seconds of the oldest and newest
+    message are left out, as Graph times have no milliseconds. A stored message inside the span that
+    the reading lacks was unsent without a webhook (consumers/sql/apply_graph_unsends.sql)."""
+
+    page_id: str
+    user_id: str
+    from_ms: int
+    to_ms: int
+    mids: str
+    run_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Rows:
     """Everything one record (or, merged, one batch) writes."""
 
@@ -159,10 +174,11 @@ class Rows:
     reads: tuple[ReadRow, ...] = ()
     events: tuple[EventRow, ...] = ()
     handovers: tuple[HandoverRow, ...] = ()
+    spans: tuple[GraphSpanRow, ...] = ()
 
     def count(self) -> int:
         return sum(len(getattr(self, name)) for name in TABLES)
 
 
 TABLES = ("conversations", "watermarks", "snapshots", "messages", "reactions", "edits", "deletes", "reads",
-          "events", "handovers")
+          "events", "handovers", "spans")

@@ -25,6 +25,7 @@ from consumers.rows import (
     DeleteRow,
     EditRow,
     EventRow,
+    GraphSpanRow,
     MessageRow,
     ReactionRow,
     ReadRow,
@@ -37,7 +38,7 @@ from kernel.sqlfiles import StatementMissing, statement
 STATEMENTS = (
     "upsert_conversations", "upsert_messages", "upsert_reactions", "upsert_message_edits",
     "upsert_message_deletes", "upsert_message_reads", "insert_conversation_events", "apply_message_edits",
-    "apply_message_deletes", "apply_graph_texts", "refresh_conversations", "add_sync_run_counts",
+    "apply_message_deletes", "apply_graph_texts", "apply_graph_unsends", "refresh_conversations", "add_sync_run_counts",
 )
 
 
@@ -129,11 +130,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "upsert_message_deletes": fields_of(DeleteRow),
     "upsert_message_reads": fields_of(ReadRow),
     "insert_conversation_events": fields_of(EventRow),
+    "apply_graph_unsends": fields_of(GraphSpanRow, without=("run_id",)),
 }
 
 
-async def write_batch(conn: asyncpg.Connection, batch: Batch) -> WriteResult:
-    """Apply `batch` inside the caller's transaction; return real per-table and per-run counts."""
+async def write_batch(conn: asyncpg.Connection, batch: Batch, *, graph_unsends: bool = True) -> WriteResult:
+    """Apply `batch` inside the caller's transaction; return real per-table and per-run counts.
+    `graph_unsends`: mark deleted what a Graph reading no longer holds (CONVSYNC_GRAPH_UNSENDS)."""
     b = batch
     convs = await _upsert(conn, "upsert_conversations", [
         *_columns(b.conversations, CONVERSATION_COLUMNS), *_snapshot_columns(b.conversations)])
@@ -144,6 +147,8 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch) -> WriteResult:
               ("conversation_events", "insert_conversation_events", b.events))
     counted = {table: await _upsert(conn, name, _columns(rows, COLUMNS[name])) for table, name, rows in tables}
     applied = await _apply_pending(conn, b)
+    if graph_unsends:
+        applied += await _upsert(conn, "apply_graph_unsends", _columns(b.spans, COLUMNS["apply_graph_unsends"]))
     refreshed = await _refresh(conn, b, applied)
     result = _result(b, convs, msgs, counted, applied, refreshed)
     await _add_run_counts(conn, result.runs)

@@ -289,6 +289,15 @@ class World:
         message.is_deleted = True
         return self._emit(events.unsend(self.page(message.page_id), conv, message, self.now_ms()))
 
+    def unsend_silently(self, mid: str) -> list[WebhookEvent]:
+        """A message unsent where Meta sends no webhook (Instagram on the web): it only leaves the
+        Graph API, so only a sync that reads its conversation can notice."""
+        message = self.message(mid)
+        if message.is_deleted:
+            raise ValueError("the message is already unsent")
+        message.is_deleted = True
+        return []
+
     def postback(self, page_id: str, user_id: str, payload: str = "GET_STARTED") -> list[WebhookEvent]:
         conv = self.conversation(page_id, user_id)
         mid = ids.message_id(self.rng, conv.platform)

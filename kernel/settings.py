@@ -110,6 +110,7 @@ class ConsumerSettings:
     batch_max_records: int = 5000
     batch_max_wait_ms: int = 50  # CONVSYNC_BATCH_MAX_WAIT_MS: bounds a quiet event's wait (webhook -> row p99)
     max_consecutive_poison: int = 100
+    graph_unsends: bool = True  # CONVSYNC_GRAPH_UNSENDS: a message a sync no longer finds is marked deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,6 +368,7 @@ def _consumer_settings(r: _Reader) -> ConsumerSettings:
         batch_max_wait_ms=r.parsed("BATCH_MAX_WAIT_MS", _positive_int, d["batch_max_wait_ms"], "a positive integer"),
         max_consecutive_poison=r.parsed("MAX_CONSECUTIVE_POISON", _positive_int, d["max_consecutive_poison"],
                                         "a positive integer"),
+        graph_unsends=r.parsed("GRAPH_UNSENDS", _bool, d["graph_unsends"], "true or false"),
     )
 
 

@@ -59,8 +59,10 @@ def _pool() -> list[EventRecord]:
         dataclasses.replace(wh("message", PAGE, USER, 60 * S, {"timestamp": "2026-01-01T00:00:39+0000",
                                                              "message": {"mid": "m_5", "text": "iso"}}), timestamp=None),
         traffic.snapshot(PAGE, USER, RUN, 20 * S, [m1, m2], 2),
-        _in_folder(traffic.snapshot(PAGE, USER, RUN, 41 * S, [m1, m2, m3, m4, ("m_5", 39 * S, "iso", False)], 7),
-                   "other"),
+        # read at 41 s, it holds every message Meta had (a sync judges what it lacks inside its span)
+        _in_folder(traffic.snapshot(PAGE, USER, RUN, 41 * S, [m1, m2, m3, m4, ("m_6", 32 * S, "standby", False),
+                                                              ("m_7", 33 * S, "nice", False),
+                                                              ("m_5", 39 * S, "iso", False)], 7), "other"),
     ]
 
 

@@ -11,7 +11,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from consumers.batch import merge
+from consumers.mapping import map_record
+from consumers.store import write_batch
 from emulator import records as traffic
+from kernel.records import EventRecord
 from tests.consumers.support import apply, fixture_paths, fixture_record, table_state
 
 pytestmark = pytest.mark.integration
@@ -158,3 +162,54 @@ async def test_reply_window_follows_the_last_inbound_message_of_either_source(co
     await apply(conn, [traffic.message(PAGE, USER, "m_0", 5_000, "a late, older message")])
     await apply(conn, [traffic.message(PAGE, USER, "m_3", 30_000, "again")])  # and a redelivery
     assert tuple(await conn.fetchrow(columns)) == after  # only forward
+
+
+SPAN_MESSAGES = [("m_0", 1_000, "before the window", False), ("m_a", 10_000, "a", False),
+                 ("m_b", 20_500, "b", False), ("m_c", 30_000, "c", True), ("m_d", 40_000, "d", False),
+                 ("m_e", 40_700, "same second as the newest", False)]
+
+
+async def _store_span_world(conn: asyncpg.Connection) -> None:
+    await apply(conn, [traffic.message(PAGE, USER, mid, ms, text, echo=out) for mid, ms, text, out in SPAN_MESSAGES])
+
+
+def _reading_without_b() -> list[EventRecord]:
+    kept = [m for m in SPAN_MESSAGES if m[0] in ("m_a", "m_c", "m_d")]  # Meta no longer has m_b
+    return [traffic.snapshot(PAGE, USER, traffic.new_run_id(), 41_000, kept, 3)]
+
+
+async def test_a_graph_reading_marks_what_it_lacks_inside_its_span_only(conn: asyncpg.Connection) -> None:
+    await _store_span_world(conn)
+    await apply(conn, _reading_without_b())
+    rows = {r["mid"]: (r["is_deleted"], r["deleted_source"], r["text"]) for r in await conn.fetch(
+        "SELECT mid, is_deleted, deleted_source, text FROM messages")}
+    assert rows["m_b"] == (True, "graph", "b")  # inside (10 s, 40 s): unsent without a webhook, text kept
+    assert rows["m_0"] == (False, None, "before the window")  # older than the reading's oldest: not judged
+    assert rows["m_e"] == (False, None, "same second as the newest")  # may be newer than the reading
+    assert sum(r[0] for r in rows.values()) == 1
+    snippet = await conn.fetchval("SELECT snippet FROM conversations WHERE page_id = $1", PAGE)
+    assert snippet == "d"  # the reading's own snippet: it was taken after every stored message
+
+    again = await apply(conn, _reading_without_b())
+    assert again.updated.get("messages", 0) == 0
+
+
+async def test_graph_unsends_can_be_turned_off(conn: asyncpg.Connection) -> None:
+    await _store_span_world(conn)
+    async with conn.transaction():
+        await write_batch(conn, merge(map_record(r) for r in _reading_without_b()),
+                          graph_unsends=False)
+    assert await conn.fetchval("SELECT count(*) FROM messages WHERE is_deleted") == 0
+
+
+async def test_a_webhook_unsend_confirms_a_graph_one(conn: asyncpg.Connection) -> None:
+    await _store_span_world(conn)
+    await apply(conn, _reading_without_b())
+    unsend = dataclasses.replace(traffic.message(PAGE, USER, "m_b", 50_000, ""),
+                                 event={"sender": {"id": USER}, "message": {"mid": "m_b", "is_deleted": True}})
+    await apply(conn, [unsend])
+    assert await conn.fetchval("SELECT deleted_source FROM messages WHERE mid = 'm_b'") == "webhook"
+    before = await table_state(conn)
+    again = await apply(conn, [unsend, *_reading_without_b()])
+    assert (again.total_inserted, again.total_updated) == (0, 0)
+    assert await table_state(conn) == before
