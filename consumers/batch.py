@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from consumers.rows import (
+    ContactRow,
     DeleteRow,
     EditRow,
     EventRow,
@@ -62,6 +63,7 @@ class Batch:
     reads: tuple[ReadRow, ...] = ()
     events: tuple[EventRow, ...] = ()
     spans: tuple[GraphSpanRow, ...] = ()  # every Graph reading's span: each one judges on its own
+    contacts: tuple[ContactRow, ...] = ()  # the last reading's names win
 
 
 def merge(rows: Iterable[Rows]) -> Batch:
@@ -76,6 +78,7 @@ def merge(rows: Iterable[Rows]) -> Batch:
         reads=_dedupe((r for x in items for r in x.reads), lambda r: (r.mid, r.reader_id), _earliest("read_ms")),
         events=_dedupe((r for x in items for r in x.events), lambda e: e.event_key, lambda a, _: a),
         spans=_dedupe((r for x in items for r in x.spans), lambda s: s, lambda a, _: a),
+        contacts=_dedupe((r for x in items for r in x.contacts), lambda c: (c.page_id, c.user_id), _named),
     )
 
 
@@ -85,6 +88,11 @@ def _dedupe(rows: Iterable[T], key: Callable[[T], Hashable], combine: Callable[[
         k = key(row)
         merged[k] = combine(merged[k], row) if k in merged else row
     return tuple(merged[k] for k in sorted(merged, key=repr))
+
+
+def _named(a: ContactRow, b: ContactRow) -> ContactRow:
+    """The later reading's names, the earlier one's where the later says nothing."""
+    return dataclasses.replace(b, name=b.name or a.name, username=b.username or a.username)
 
 
 def _max(a: int | None, b: int | None) -> int | None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from consumers.rows import (
     TABLES,
+    ContactRow,
     ConversationRow,
     DeleteRow,
     EditRow,
@@ -301,7 +302,19 @@ def _snapshot(record: EventRecord) -> Rows:
         run_id=run_id,
     )
     rows = tuple(_graph_message(record, user_id, run_id, m) for m in messages)
-    return Rows(snapshots=(snapshot,), messages=rows, spans=graph_span(rows))
+    contacts = contact_of(record.page_id, user_id, record.platform, conversation.get("participants"))
+    return Rows(snapshots=(snapshot,), messages=rows, spans=graph_span(rows), contacts=contacts)
+
+
+def contact_of(page_id: str, user_id: str, platform: str, participants: Any) -> tuple[ContactRow, ...]:
+    """The conversation's person among a reading's participants (`{"data": [{"id", "name" | "username"}]}`)."""
+    data = participants.get("data") if isinstance(participants, dict) else None
+    person = next((p for p in data if isinstance(p, dict) and str(p.get("id")) == user_id), None) \
+        if isinstance(data, list) else None
+    if person is None:
+        return ()
+    name, username = _optional_str(person.get("name")), _optional_str(person.get("username"))
+    return () if name is None and username is None else (ContactRow(page_id, user_id, platform, name, username),)
 
 
 def graph_span(messages: tuple[MessageRow, ...]) -> tuple[GraphSpanRow, ...]:

@@ -161,6 +161,18 @@ class GraphSpanRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ContactRow:
+    """Who a conversation is with, as a Graph reading's participants name them (free with every sync):
+    `name` on Messenger, `username` on Instagram; None when the reading did not say."""
+
+    page_id: str
+    user_id: str
+    platform: str
+    name: str | None
+    username: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Rows:
     """Everything one record (or, merged, one batch) writes."""
 
@@ -175,10 +187,11 @@ class Rows:
     events: tuple[EventRow, ...] = ()
     handovers: tuple[HandoverRow, ...] = ()
     spans: tuple[GraphSpanRow, ...] = ()
+    contacts: tuple[ContactRow, ...] = ()
 
     def count(self) -> int:
         return sum(len(getattr(self, name)) for name in TABLES)
 
 
 TABLES = ("conversations", "watermarks", "snapshots", "messages", "reactions", "edits", "deletes", "reads",
-          "events", "handovers", "spans")
+          "events", "handovers", "spans", "contacts")

@@ -22,6 +22,7 @@ import asyncpg
 from consumers.batch import Batch, ConversationUpsert
 from consumers.failures import WriterDefect
 from consumers.rows import (
+    ContactRow,
     DeleteRow,
     EditRow,
     EventRow,
@@ -39,6 +40,7 @@ STATEMENTS = (
     "upsert_conversations", "upsert_messages", "upsert_reactions", "upsert_message_edits",
     "upsert_message_deletes", "upsert_message_reads", "insert_conversation_events", "apply_message_edits",
     "apply_message_deletes", "apply_graph_texts", "apply_graph_unsends", "refresh_conversations", "add_sync_run_counts",
+    "upsert_contacts",
 )
 
 
@@ -131,6 +133,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "upsert_message_reads": fields_of(ReadRow),
     "insert_conversation_events": fields_of(EventRow),
     "apply_graph_unsends": fields_of(GraphSpanRow, without=("run_id",)),
+    "upsert_contacts": fields_of(ContactRow),
 }
 
 
@@ -144,7 +147,8 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch, *, graph_unsends: 
     tables = (("reactions", "upsert_reactions", b.reactions), ("message_edits", "upsert_message_edits", b.edits),
               ("message_deletes", "upsert_message_deletes", b.deletes),
               ("message_reads", "upsert_message_reads", b.reads),
-              ("conversation_events", "insert_conversation_events", b.events))
+              ("conversation_events", "insert_conversation_events", b.events),
+              ("contacts", "upsert_contacts", b.contacts))
     counted = {table: await _upsert(conn, name, _columns(rows, COLUMNS[name])) for table, name, rows in tables}
     applied = await _apply_pending(conn, b)
     if graph_unsends:
