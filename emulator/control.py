@@ -13,6 +13,8 @@ The routes mirror the Python controls of `emulator.runner.Emulator` one to one:
 - `POST /_emulator/webhooks` `{"loss"?, "duplicate"?, "reorder"?}`, `POST /_emulator/traffic` `{"rate"}`
 - `POST /_emulator/pages/{page_id}/unsubscribe`, `POST /_emulator/pages/{page_id}/drop-field` `{"field"}`:
   the app stops receiving the page's webhooks (all, or one field's), as Meta does on its own
+- `POST /_emulator/people/{user_id}/block` `{"blocked"?: true}`: the person blocks (or unblocks) the
+  page, and Meta refuses their profile
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def add_routes(app: web.Application, controls: Controls) -> None:
     app.router.add_post("/_emulator/traffic", _write(_traffic))
     app.router.add_post("/_emulator/pages/{page_id}/unsubscribe", _write(_unsubscribe))
     app.router.add_post("/_emulator/pages/{page_id}/drop-field", _write(_drop_field))
+    app.router.add_post("/_emulator/people/{user_id}/block", _write(_block))
 
 
 def _pages(world: World) -> list[JSON]:
@@ -152,4 +155,11 @@ async def _drop_field(c: Controls, request: web.Request, body: JSON) -> JSON:
     if not isinstance(body.get("field"), str):
         raise ValueError("field must be a string")
     c.drop_field(request.match_info["page_id"], body["field"])
+    return {"ok": True}
+
+
+async def _block(c: Controls, request: web.Request, body: JSON) -> JSON:
+    if not isinstance(body.get("blocked", True), bool):
+        raise ValueError("blocked must be true or false")
+    c.world.block(request.match_info["user_id"], body.get("blocked", True))
     return {"ok": True}

@@ -58,6 +58,11 @@ def not_found(object_id: str) -> GraphError:
     return GraphError(400, 100, message, "GraphMethodException", subcode=33)
 
 
+def person_unavailable() -> GraphError:
+    """Messenger's answer for a person who blocked the page or cannot be reached."""
+    return GraphError(400, 551, "This person isn't available right now.", subcode=1545041)
+
+
 def bad_parameter(detail: str) -> GraphError:
     return GraphError(400, 100, f"(#100) {detail}")
 

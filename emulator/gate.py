@@ -72,6 +72,7 @@ class GraphStats:
     throttled: Counter[str] = field(default_factory=Counter)
     transient: Counter[str] = field(default_factory=Counter)
     auth_errors: Counter[str] = field(default_factory=Counter)
+    profiles: Counter[str] = field(default_factory=Counter)  # per person id, profile reads charged
     requests: int = 0  # HTTP requests (a batch is one)
     batches: int = 0
 
@@ -81,6 +82,7 @@ class GraphStats:
             "throttled": dict(self.throttled),
             "transient": dict(self.transient),
             "auth_errors": dict(self.auth_errors),
+            "profiles": dict(self.profiles),
             "requests": self.requests,
             "batches": self.batches,
         }
@@ -151,6 +153,8 @@ class GraphState:
                 raise errors.bad_parameter(f"Unsupported {method} request")
             self._authorise(account_id, params)
             self._charge(page_id)
+            if target.kind == "profile" and target.conversation is not None:
+                self.stats.profiles[target.conversation.user_id] += 1
             if target.kind == "subscribed_apps":
                 return Answer(200, self._subscribed_apps(account_id, method, params), page_id)
             payload = resolve.answer(self.world, target, params, self.config.limits, link)

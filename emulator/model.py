@@ -77,6 +77,7 @@ class Conversation:
     folder: str = "inbox"
     standby: bool = False  # another app controls the thread: Meta sends its events as `standby`
     owner_app_id: str | None = None  # the app a handover last gave the thread to
+    blocked: bool = False  # the person blocked the page: Meta refuses their profile
     messages: list[Message] = field(default_factory=list)  # oldest first
     delivered_watermark: int | None = None
     read_watermark: int | None = None

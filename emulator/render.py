@@ -35,6 +35,16 @@ CONVERSATION_FIELDS = {
     "is_subscribed",
 }
 MESSAGE_FIELDS = {"id", "created_time", "from", "to", "message", "attachments", "sticker", "shares", "tags"}
+# The User Profile APIs (`GET /{PSID}`, `GET /{IGSID}` with the page's token). Fields the emulator
+# has no value for (locale, follower_count, ...) are accepted and left out, as Meta leaves out what
+# the app may not see.
+MESSENGER_PROFILE_FIELDS = {"id", "name", "first_name", "last_name", "profile_pic", "locale", "timezone", "gender"}
+INSTAGRAM_PROFILE_FIELDS = {
+    "id", "name", "username", "profile_pic", "follower_count", "is_user_follow_business",
+    "is_business_follow_user", "is_verified_user",
+}
+MESSENGER_PROFILE_DEFAULT = (Field("first_name"), Field("last_name"), Field("profile_pic"), Field("id"))
+INSTAGRAM_PROFILE_DEFAULT = (Field("name"), Field("username"), Field("profile_pic"), Field("id"))
 CONVERSATION_DEFAULT = (Field("id"), Field("updated_time"))
 MESSAGE_DEFAULT = (Field("id"), Field("created_time"))
 DEFAULT_EDGE_LIMIT = 25
@@ -64,8 +74,29 @@ def check_fields(selection: Sequence[Field], allowed: set[str], node: str) -> No
 
 def person(world_page: Page, user_id: str, name: str) -> JSON:
     if world_page.platform == "instagram":
-        return {"username": name.lower().replace(" ", "_"), "id": user_id}
+        return {"username": username(name), "id": user_id}
     return {"name": name, "email": f"{user_id}@facebook.com", "id": user_id}
+
+
+def username(name: str) -> str:
+    return name.lower().replace(" ", "_")
+
+
+def profile_json(page: Page, conv: Conversation, selection: Sequence[Field] | None) -> JSON:
+    """A person's profile as the page may see it; deterministic from the conversation's user."""
+    instagram = page.platform == "instagram"
+    if selection is None:
+        selection = INSTAGRAM_PROFILE_DEFAULT if instagram else MESSENGER_PROFILE_DEFAULT
+    check_fields(selection, INSTAGRAM_PROFILE_FIELDS if instagram else MESSENGER_PROFILE_FIELDS,
+                 "User" if instagram else "UserProfile")
+    first, _, last = conv.user_name.partition(" ")
+    values: dict[str, str] = {
+        "id": conv.user_id,
+        "name": conv.user_name,
+        "profile_pic": f"https://profile-pictures.emulator.invalid/{conv.user_id}.jpg",
+    }
+    values |= {"username": username(conv.user_name)} if instagram else {"first_name": first, "last_name": last}
+    return {f.name: values[f.name] for f in selection if f.name in values}
 
 
 def participants(page: Page, conv: Conversation) -> JSON:

@@ -1,7 +1,8 @@
 """Which object a Graph path names, and the JSON Meta answers for it (pure, given the world).
 
 Paths: `{page-id}`, `{page-id}/conversations`, `{page-id}/subscribed_apps` (answered by the gate), `{conversation-id}`, `{conversation-id}/messages`,
-`{message-id}`. An Instagram account's page id is its linked Facebook Page's (`Page.graph_page_id`);
+`{message-id}`, and a person's profile `{PSID}` / `{IGSID}` (a person who blocked the page is refused:
+Messenger code 551, Instagram code 100). An Instagram account's page id is its linked Facebook Page's (`Page.graph_page_id`);
 asking for the account's own id with one of those edges answers Meta's "nonexisting field" error. Listing conversations is newest `updated_time` first with keyset cursors on
 (`updated_time`, id): a conversation that moves to the top while a client pages is not listed twice,
 and every conversation that did not change during the walk is listed exactly once. `since`/`until`
@@ -18,7 +19,9 @@ from emulator.fields import Field, FieldsError, parse_fields
 from emulator.model import JSON, Conversation, Message, Page
 from emulator.world import World
 
-TargetKind = Literal["page", "conversations", "subscribed_apps", "conversation", "messages", "message"]
+TargetKind = Literal[
+    "page", "conversations", "subscribed_apps", "conversation", "messages", "message", "profile"
+]
 PAGE_FIELDS = {"id", "name", "access_token"}
 
 
@@ -60,6 +63,8 @@ def locate(world: World, path: str) -> Target:
         if all(m.mid != head for m in conv.detail_window()):
             raise errors.not_found(head)
         return Target("message", world.pages[msg.page_id], conv, msg)
+    if edge is None and (person := world.people.get(head)) is not None:
+        return Target("profile", world.pages[person.page_id], person)
     raise errors.not_found(head)
 
 
@@ -71,6 +76,11 @@ def answer(world: World, target: Target, params: dict[str, str], limits: Limits,
     if target.kind == "conversations":
         return _conversations(world, target.page, params, selection, limits, link)
     assert target.conversation is not None
+    if target.kind == "profile":
+        if target.conversation.blocked:
+            raise errors.not_found(target.conversation.user_id) if target.page.platform == "instagram" \
+                else errors.person_unavailable()
+        return render.profile_json(target.page, target.conversation, selection)
     if target.kind == "conversation":
         return render.conversation_json(
             target.page, target.conversation, selection or render.CONVERSATION_DEFAULT, link

@@ -59,6 +59,7 @@ class World:
         self.conversations: dict[str, Conversation] = {}  # by graph id (t_...)
         self._by_user: dict[tuple[str, str], Conversation] = {}
         self._by_page: dict[str, list[Conversation]] = {}
+        self.people: dict[str, Conversation] = {}  # by the user's page-scoped id (PSID, IGSID)
         self.messages: dict[str, Message] = {}
         for n in range(config.pages):
             self._seed_page(n)
@@ -76,6 +77,13 @@ class World:
             return self._by_user[(page_id, user_id)]
         except KeyError:
             raise UnknownObject(f"{page_id}:{user_id}") from None
+
+    def person(self, user_id: str) -> Conversation:
+        """The conversation of a person, by their page-scoped id (each id belongs to one page)."""
+        try:
+            return self.people[user_id]
+        except KeyError:
+            raise UnknownObject(user_id) from None
 
     def conversation_of(self, mid: str) -> Conversation:
         message = self.message(mid)
@@ -141,6 +149,7 @@ class World:
         self.conversations[conv.graph_id] = conv
         self._by_user[(page_id, user)] = conv
         self._by_page.setdefault(page_id, []).append(conv)
+        self.people[user] = conv
         return conv
 
     def _text(self) -> str:
@@ -321,6 +330,11 @@ class World:
     def move(self, page_id: str, user_id: str, folder: str) -> None:
         """An agent files the conversation in another folder of the inbox: Meta sends no webhook."""
         self.conversation(page_id, user_id).folder = folder
+
+    def block(self, user_id: str, blocked: bool = True) -> None:
+        """The person blocks the page (or unblocks it): Meta sends no webhook, and refuses their
+        profile to the page (Messenger code 551, Instagram code 100)."""
+        self.person(user_id).blocked = blocked
 
     def _emit(self, event: WebhookEvent) -> list[WebhookEvent]:
         """Events of a thread another app controls travel in `standby` instead of `messaging`."""

@@ -225,3 +225,54 @@ def test_transient_failures(gate: GraphState) -> None:
     assert status == 500 and body["error"]["code"] == 2 and body["error"]["is_transient"] is True
     gate.controls.transient_failure_rate = 0.0
     assert get(gate, f"{messenger_page(gate.world)}/conversations")[0] == 200
+
+
+def profile(gate: GraphState, user_id: str, token: str | None = None, **params: str) -> tuple[int, JSON]:
+    page = gate.world.page(gate.world.person(user_id).page_id)
+    answer = gate.call(user_id, {"access_token": token or page.access_token} | params, link)
+    return answer.status, answer.body
+
+
+def test_messenger_profiles_are_deterministic_people(gate: GraphState) -> None:
+    conv = gate.world.conversations_of(messenger_page(gate.world))[0]
+    status, body = profile(gate, conv.user_id, fields="first_name,last_name,profile_pic")
+    first, last = conv.user_name.split(" ")
+    assert status == 200
+    assert body == {"first_name": first, "last_name": last, "profile_pic": body["profile_pic"]}
+    assert body["profile_pic"].startswith("https://") and conv.user_id in body["profile_pic"]
+    assert profile(gate, conv.user_id, fields="first_name,last_name,profile_pic") == (status, body)
+    assert profile(gate, conv.user_id)[1].keys() == {"first_name", "last_name", "profile_pic", "id"}
+    assert gate.stats.profiles[conv.user_id] == 3
+
+
+def test_instagram_profiles_give_name_and_the_username_participants_carry(gate: GraphState) -> None:
+    account = gate.world.page(instagram_page(gate.world))
+    conv = gate.world.conversations_of(account.page_id)[0]
+    status, body = profile(gate, conv.user_id, fields="name,username,profile_pic,follower_count")
+    assert status == 200 and body["name"] == conv.user_name
+    listed = get(gate, f"{account.graph_page_id}/conversations", platform="instagram", fields="participants",
+                 user_id=conv.user_id)[1]
+    assert body["username"] == listed["data"][0]["participants"]["data"][0]["username"]
+    assert "follower_count" not in body  # accepted, and left out: the emulator has no value for it
+    assert profile(gate, conv.user_id, fields="first_name")[1]["error"]["code"] == 100  # not an IG field
+
+
+def test_a_person_who_blocked_the_page_is_refused_their_profile(gate: GraphState) -> None:
+    messenger = gate.world.conversations_of(messenger_page(gate.world))[0]
+    instagram = gate.world.conversations_of(instagram_page(gate.world))[0]
+    for conv in (messenger, instagram):
+        gate.world.block(conv.user_id)
+    status, body = profile(gate, messenger.user_id, fields="first_name")
+    assert (status, body["error"]["code"], body["error"]["error_subcode"]) == (400, 551, 1545041)
+    status, body = profile(gate, instagram.user_id, fields="name")
+    assert (status, body["error"]["code"]) == (400, 100)
+    gate.world.block(messenger.user_id, blocked=False)
+    assert profile(gate, messenger.user_id, fields="first_name")[0] == 200
+
+
+def test_a_profile_needs_its_own_pages_token(gate: GraphState) -> None:
+    conv = gate.world.conversations_of(messenger_page(gate.world))[0]
+    other = gate.world.page(instagram_page(gate.world)).access_token
+    assert profile(gate, conv.user_id, token=other)[1]["error"]["code"] == 10
+    unknown = gate.call("9999999999999999", {"access_token": other}, link)
+    assert (unknown.status, unknown.body["error"]["code"]) == (400, 100)

@@ -133,6 +133,16 @@ async def test_http_controls_and_stats(emu: Emulator, http: aiohttp.ClientSessio
     async with http.get(f"{emu.graph_url}/_emulator/truth") as response:
         truth = await response.json()
     assert len(truth["messages"]) == len(emu.world.messages)
+    person = emu.world.conversations_of(page.page_id)[0].user_id
+    async with http.post(f"{emu.graph_url}/_emulator/people/{person}/block", json={}) as response:
+        assert response.status == 200
+    async with http.post(f"{emu.graph_url}/_emulator/transient", json={"rate": 0.0}) as response:
+        assert response.status == 200
+    async with http.get(f"{emu.graph_url}/v25.0/{person}?access_token=EAAGnew") as response:
+        assert (response.status, (await response.json())["error"]["code"]) == (400, 551)
+    assert emu.world.person(person).blocked
+    async with http.post(f"{emu.graph_url}/_emulator/people/nobody/block", json={}) as response:
+        assert response.status == 404
 
 
 async def test_paging_under_live_traffic_lists_no_thread_twice(http: aiohttp.ClientSession) -> None:
