@@ -144,6 +144,8 @@ class ReconcilerSettings:
     subscription_check_s: float = 3600.0  # CONVSYNC_SUBSCRIPTION_CHECK_S: how often each page's is checked
     subscribed_fields: tuple[str, ...] = MESSAGING_FIELDS  # CONVSYNC_SUBSCRIBED_FIELDS
     silence_threshold_s: float = 900.0  # CONVSYNC_SILENCE_THRESHOLD_S: Graph activity this far past the last webhook
+    profile_limit: int = 20  # CONVSYNC_PROFILE_LIMIT: profiles read after each successful run (0: none)
+    profile_refresh_days: float = 7.0  # CONVSYNC_PROFILE_REFRESH_DAYS: read (or refused) profiles asked again after
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,6 +404,9 @@ def _reconciler_settings(r: _Reader) -> ReconcilerSettings:
                                      "seconds > 0"),
         subscribed_fields=r.parsed("SUBSCRIBED_FIELDS", _field_list, d["subscribed_fields"],
                                    "comma-separated webhook field names"),
+        profile_limit=r.parsed("PROFILE_LIMIT", _non_negative_int, d["profile_limit"], "an integer >= 0"),
+        profile_refresh_days=r.parsed("PROFILE_REFRESH_DAYS", _positive_float, d["profile_refresh_days"],
+                                      "days > 0"),
     )
 
 

@@ -18,6 +18,11 @@ MISSED_WEBHOOK_MESSAGES = Counter(
     "Messages the reconciler found that no webhook had delivered (sync_runs.gap_messages).",
     ["page_id"],
 )
+PROFILES = Counter(
+    "convsync_reconciler_profiles_total",
+    "People's profiles the contacts pass read, or Meta refused (reconciler.profiles).",
+    ["outcome"],
+)
 
 WEBHOOK_SILENCE = Gauge(
     "convsync_page_webhook_silence_seconds",

@@ -24,7 +24,7 @@ import structlog
 from aiokafka.errors import KafkaError
 
 from kernel.settings import ReconcilerSettings
-from reconciler import pages, runs, silence
+from reconciler import metrics, pages, profiles, runs, silence
 from reconciler.graph import CallStats, GraphError, TokenDead
 from reconciler.pages import Lease
 from reconciler.runs import Mode, RunTally
@@ -75,6 +75,7 @@ async def run_page(ctx: RunContext, lease: Lease, mode: Mode, run_id: str,
     Kafka or data failures: they are recorded on the run."""
     stats, started = CallStats(), time.monotonic()
     result: WalkResult | None = None
+    plan: WalkPlan | None = None
     acked_s = 0.0
     try:
         plan = _plan(ctx, lease, mode, run_id)
@@ -90,8 +91,10 @@ async def run_page(ctx: RunContext, lease: Lease, mode: Mode, run_id: str,
             await asyncio.gather(*result.acks, return_exceptions=True)
         outcome = _outcome(lease, mode, run_id, "failed", stats, result, await _failure(ctx, lease, exc))
     await _finish(ctx, outcome)
-    if outcome.status == "succeeded" and result is not None:
+    if outcome.status == "succeeded" and result is not None and plan is not None:
         await _observe_silence(ctx, lease.page_id, result.newest)
+        async with _renewing(ctx, lease):
+            await _read_profiles(ctx, lease, plan, result)
     log.info("sync_run_finished", page_id=lease.page_id, run_id=run_id, mode=mode, status=outcome.status,
              conversations=outcome.tally.conversations, graph_calls=stats.calls, throttled=stats.throttled,
              seconds=round(time.monotonic() - started, 3), ack_wait_s=round(acked_s, 3), error=outcome.error)
@@ -104,6 +107,23 @@ async def _observe_silence(ctx: RunContext, page_id: str, newest: datetime | Non
         await silence.observe(ctx.pool, page_id, newest, ctx.settings.silence_threshold_s)
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
         log.warning("silence_check_failed", page_id=page_id, error=exc.__class__.__name__)
+
+
+async def _read_profiles(ctx: RunContext, lease: Lease, plan: WalkPlan, result: WalkResult) -> None:
+    """The contacts pass (reconciler.profiles) after a successful run; never the run's failure."""
+    try:
+        done = await profiles.read_profiles(
+            ctx.pool, ctx.walker.graph, page_id=lease.page_id, graph_page_id=lease.graph_page_id,
+            platform=lease.platform, token=plan.token, settings=ctx.settings,
+            read_this_run=[graph_id for graph_id, _ in result.applied_check],
+        )
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        log.warning("profiles_failed", page_id=lease.page_id, error=exc.__class__.__name__)
+        return
+    metrics.PROFILES.labels("read").inc(done.read)
+    metrics.PROFILES.labels("refused").inc(done.refused)
+    if done.read or done.refused or done.stopped:
+        log.info("profiles_read", page_id=lease.page_id, read=done.read, refused=done.refused, stopped=done.stopped)
 
 
 def _plan(ctx: RunContext, lease: Lease, mode: Mode, run_id: str) -> WalkPlan:
