@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -76,16 +77,17 @@ def refusal_code(exc: GraphError) -> int | None:
 
 async def read_profiles(pool: asyncpg.Pool, graph: GraphClient, *, page_id: str, graph_page_id: str,
                         platform: Platform, token: Secret, settings: ReconcilerSettings,
-                        read_this_run: Sequence[str] = ()) -> PassResult:
+                        read_this_run: Sequence[str] = (), active_before: datetime | None = None) -> PassResult:
     """Read the profiles of the page's unnamed people, newest thread first, at most `profile_limit`.
-    `read_this_run`: Graph ids of the conversations the run just read (their participants are on
-    their way to `contacts` through Kafka, so they are not asked for)."""
+    `read_this_run`: the people whose conversations the run just read (their participants are on
+    their way to `contacts` through Kafka); `active_before`: people whose thread began later are
+    left to the next run, which may read it."""
     if settings.profile_limit <= 0:
         return PassResult()
     refresh_s = settings.profile_refresh_days * 86_400.0
     async with pool.acquire() as conn:
         people = await conn.fetch(statement("reconciler", "profile_candidates"), page_id,
-                                  settings.profile_limit, refresh_s, list(read_this_run))
+                                  settings.profile_limit, refresh_s, list(read_this_run), active_before)
     read = refused = 0
     stats = CallStats()
     for person in people:

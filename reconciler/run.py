@@ -16,7 +16,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import asyncpg
@@ -73,7 +73,7 @@ async def run_page(ctx: RunContext, lease: Lease, mode: Mode, run_id: str,
                    on_progress: Progress | None = None) -> RunOutcome:
     """Run one sync of a leased page (its `sync_runs` row exists) to its end; never raises for Graph,
     Kafka or data failures: they are recorded on the run."""
-    stats, started = CallStats(), time.monotonic()
+    stats, started, started_at = CallStats(), time.monotonic(), datetime.now(UTC)
     result: WalkResult | None = None
     plan: WalkPlan | None = None
     acked_s = 0.0
@@ -94,7 +94,7 @@ async def run_page(ctx: RunContext, lease: Lease, mode: Mode, run_id: str,
     if outcome.status == "succeeded" and result is not None and plan is not None:
         await _observe_silence(ctx, lease.page_id, result.newest)
         async with _renewing(ctx, lease):
-            await _read_profiles(ctx, lease, plan, result)
+            await _read_profiles(ctx, lease, plan, result, started_at)
     log.info("sync_run_finished", page_id=lease.page_id, run_id=run_id, mode=mode, status=outcome.status,
              conversations=outcome.tally.conversations, graph_calls=stats.calls, throttled=stats.throttled,
              seconds=round(time.monotonic() - started, 3), ack_wait_s=round(acked_s, 3), error=outcome.error)
@@ -109,13 +109,15 @@ async def _observe_silence(ctx: RunContext, page_id: str, newest: datetime | Non
         log.warning("silence_check_failed", page_id=page_id, error=exc.__class__.__name__)
 
 
-async def _read_profiles(ctx: RunContext, lease: Lease, plan: WalkPlan, result: WalkResult) -> None:
-    """The contacts pass (reconciler.profiles) after a successful run; never the run's failure."""
+async def _read_profiles(ctx: RunContext, lease: Lease, plan: WalkPlan, result: WalkResult,
+                         started_at: datetime) -> None:
+    """The contacts pass (reconciler.profiles) after a successful run; never the run's failure. People
+    the run read, or who wrote first after it started, are left to their Graph reading."""
     try:
         done = await profiles.read_profiles(
             ctx.pool, ctx.walker.graph, page_id=lease.page_id, graph_page_id=lease.graph_page_id,
             platform=lease.platform, token=plan.token, settings=ctx.settings,
-            read_this_run=[graph_id for graph_id, _ in result.applied_check],
+            read_this_run=result.users, active_before=started_at,
         )
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
         log.warning("profiles_failed", page_id=lease.page_id, error=exc.__class__.__name__)

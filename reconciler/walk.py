@@ -69,6 +69,7 @@ class WalkResult:
     newest: datetime | None = None
     acks: list[asyncio.Future[Any]] = field(default_factory=list)
     applied_check: list[tuple[str, datetime]] = field(default_factory=list)  # (graph id, updated_time)
+    users: list[str] = field(default_factory=list)  # the people whose conversations were read
 
     def add(self, record: EventRecord, updated: datetime, ack: asyncio.Future[Any]) -> None:
         self.conversations += 1
@@ -77,6 +78,7 @@ class WalkResult:
         self.acks.append(ack)
         if record.user_id is not None:
             self.applied_check.append((str(record.event["conversation"]["id"]), updated))
+            self.users.append(record.user_id)
 
 
 Progress = Callable[[WalkResult, CallStats], None]

@@ -1,12 +1,14 @@
 -- The page's people whose profile the reconciler reads next (reconciler/profiles.py), newest thread
 -- first: nobody named them yet and their profile was never read nor refused, or it was read or
--- refused more than the refresh period ago ($3 seconds). Conversations the run just read ($4, Graph
--- ids) are left out: their participants are on their way through Kafka.
+-- refused more than the refresh period ago ($3 seconds). People whose conversation the run just read
+-- ($4) are left out: their participants are on their way through Kafka; so are conversations first
+-- stored after the run started ($5, NULL: no bound), which the next run may read.
 SELECT c.user_id
 FROM conversations c
 LEFT JOIN contacts k ON k.page_id = c.page_id AND k.user_id = c.user_id
 WHERE c.page_id = $1
-  AND (c.graph_id IS NULL OR c.graph_id <> ALL ($4::text[]))
+  AND c.user_id <> ALL ($4::text[])
+  AND ($5::timestamptz IS NULL OR c.created_at < $5)
   AND (
         (k.user_id IS NULL
          OR (k.name IS NULL AND k.username IS NULL AND k.profile_fetched_at IS NULL AND k.refused_at IS NULL))
