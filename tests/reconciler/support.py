@@ -10,15 +10,18 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from consumers.loop import run_consumer
+from convsync.embedded import free_port
 from emulator.graph import GraphConfig
 from emulator.runner import Emulator, EmulatorConfig, run_emulator
 from emulator.webhooks import WebhookConfig
 from emulator.world import WorldConfig
+from ingest.app import create_app
 from kernel.records import EventRecord, decode
 from kernel.settings import KafkaSettings, Settings
 from reconciler import pages
@@ -27,7 +30,7 @@ from reconciler.run import RequestedMode, RunOutcome
 from reconciler.service import Reconciler
 from reconciler.tokens import TokenCipher
 from tests.ingest.conftest import read_topic
-from tests.reconciler.conftest import APP_SECRET, make_settings
+from tests.reconciler.conftest import APP_SECRET, make_settings, serve_app
 
 
 class VirtualClock:
@@ -116,3 +119,21 @@ async def consumers_running(settings: Settings) -> AsyncIterator[None]:
 async def read_records(kafka: KafkaSettings, count: int, timeout_s: float = 20.0) -> list[EventRecord]:
     """The first `count` records of the events topic, decoded."""
     return [decode(r.value) for r in await read_topic(kafka, kafka.topics.events, count, timeout_s=timeout_s)]
+
+
+@contextlib.asynccontextmanager
+async def edge_serving(database_url: str, kafka: KafkaSettings, data_dir: Path) -> AsyncIterator[str]:
+    """The real webhook edge (`convsync serve`'s app) on a loopback port; yields its /webhook URL."""
+    port = free_port()
+    edge = make_settings(database_url, kafka)
+    edge = dataclasses.replace(edge, webhook=dataclasses.replace(edge.webhook, spool_dir=str(data_dir / "spool")))
+    async with serve_app(create_app(edge), port=port):
+        yield f"http://127.0.0.1:{port}/webhook"
+
+
+async def until(conn: asyncpg.Connection, sql: str, expected: Any, *args: Any, timeout_s: float = 60.0) -> Any:
+    """Poll `sql` until it returns `expected` (or the time runs out); returns what it last found."""
+    deadline = time.monotonic() + timeout_s
+    while (found := await conn.fetchval(sql, *args)) != expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    return found

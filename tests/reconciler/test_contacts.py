@@ -6,36 +6,24 @@ Profile API; a person who blocked the page is refused, recorded, and not asked a
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import time
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
-from convsync.embedded import free_port
 from emulator.model import Conversation
 from emulator.webhooks import WebhookConfig
 from emulator.world import World, WorldConfig
-from ingest.app import create_app
 from kernel.settings import KafkaSettings
-from tests.reconciler.conftest import APP_SECRET, make_settings, serve_app
-from tests.reconciler.support import Env, consumers_running, environment
+from tests.reconciler.conftest import APP_SECRET
+from tests.reconciler.support import Env, consumers_running, edge_serving, environment, until
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
 WORLD = WorldConfig(seed=52, pages=2, instagram_pages=1, conversations_per_page=4, messages_per_conversation=3)
 CONTACT = ("SELECT name, first_name, last_name, username, profile_pic_url, source, refused_code, "
            "profile_fetched_at IS NOT NULL AS fetched FROM contacts WHERE page_id = $1 AND user_id = $2")
-
-
-async def until(conn: asyncpg.Connection, sql: str, expected: Any, *args: Any, timeout_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while (found := await conn.fetchval(sql, *args)) != expected and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-    return found
 
 
 async def synced(env: Env, page_id: str, mode: str) -> None:
@@ -53,12 +41,9 @@ def message_request(world: World, page_id: str) -> tuple[Conversation, list[Any]
 
 async def test_contacts_come_from_participants_then_profiles_and_a_refusal_waits_for_the_refresh(
         database_url: str, kafka: KafkaSettings, data_dir: Path) -> None:
-    port = free_port()
-    edge = make_settings(database_url, kafka)
-    edge = dataclasses.replace(edge, webhook=dataclasses.replace(edge.webhook, spool_dir=str(data_dir / "spool")))
-    webhook = WebhookConfig(url=f"http://127.0.0.1:{port}/webhook", app_secret=APP_SECRET, seed=5)
-    async with (serve_app(create_app(edge), port=port),
-                environment(database_url, kafka, world=WORLD, webhook=webhook, apply_wait_s=60.0) as env,
+    async with (edge_serving(database_url, kafka, data_dir) as url,
+                environment(database_url, kafka, world=WORLD, apply_wait_s=60.0,
+                            webhook=WebhookConfig(url=url, app_secret=APP_SECRET, seed=5)) as env,
                 consumers_running(env.settings)):
         world, stats = env.emu.world, env.emu.stats
         pages = {p.platform: p for p in world.pages.values()}

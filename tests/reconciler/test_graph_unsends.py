@@ -5,8 +5,6 @@ message older than that answer's window, which it cannot judge."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import asyncpg
@@ -15,18 +13,11 @@ import pytest
 from emulator.model import Conversation
 from emulator.world import WorldConfig
 from kernel.settings import KafkaSettings
-from tests.reconciler.support import Env, consumers_running, environment
+from tests.reconciler.support import Env, consumers_running, environment, until
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
 WORLD = WorldConfig(seed=41, pages=1, instagram_pages=1, conversations_per_page=3, messages_per_conversation=4)
-
-
-async def until(conn: asyncpg.Connection, sql: str, expected: Any, *args: Any, timeout_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while (found := await conn.fetchval(sql, *args)) != expected and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-    return found
 
 
 async def full_sync(env: Env, page_id: str) -> None:

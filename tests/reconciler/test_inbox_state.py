@@ -4,23 +4,17 @@ and twice, standby messages flagged, Instagram story replies and mentions typed.
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import json
-import time
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
 
-from convsync.embedded import free_port
 from emulator.webhooks import WebhookConfig
 from emulator.world import WorldConfig
-from ingest.app import create_app
 from kernel.settings import KafkaSettings
-from tests.reconciler.conftest import APP_SECRET, make_settings, serve_app
-from tests.reconciler.support import consumers_running, environment
+from tests.reconciler.conftest import APP_SECRET
+from tests.reconciler.support import consumers_running, edge_serving, environment, until
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -29,21 +23,10 @@ WORLD = WorldConfig(seed=31, pages=2, instagram_pages=1, conversations_per_page=
 APPS = ("263902037430900", "1517776481860111")
 
 
-async def until(conn: asyncpg.Connection, sql: str, expected: Any, *args: Any, timeout_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while (found := await conn.fetchval(sql, *args)) != expected and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-    return found
-
-
 async def test_folders_owners_standby_and_stories(database_url: str, kafka: KafkaSettings, data_dir: Path) -> None:
-    port = free_port()
-    edge = make_settings(database_url, kafka)
-    edge = dataclasses.replace(edge, webhook=dataclasses.replace(edge.webhook, spool_dir=str(data_dir / "spool")))
-    webhook = WebhookConfig(url=f"http://127.0.0.1:{port}/webhook", app_secret=APP_SECRET, seed=8,
-                            duplicate=0.3, reorder=0.5)
-    async with (serve_app(create_app(edge), port=port),
-                environment(database_url, kafka, world=WORLD, webhook=webhook, apply_wait_s=60.0) as env,
+    async with (edge_serving(database_url, kafka, data_dir) as url,
+                environment(database_url, kafka, world=WORLD, apply_wait_s=60.0, webhook=WebhookConfig(
+                    url=url, app_secret=APP_SECRET, seed=8, duplicate=0.3, reorder=0.5)) as env,
                 consumers_running(env.settings)):
         world, sender = env.emu.world, env.emu.sender
         assert sender is not None

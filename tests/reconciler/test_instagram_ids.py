@@ -6,7 +6,6 @@ conversation per IGSID, under the account id only, with every direction right.""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 import time
 from pathlib import Path
@@ -14,15 +13,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from convsync.embedded import free_port
 from emulator import truth
 from emulator.traffic import step
 from emulator.webhooks import WebhookConfig
 from emulator.world import WorldConfig
-from ingest.app import create_app
 from kernel.settings import KafkaSettings
-from tests.reconciler.conftest import APP_SECRET, make_settings, serve_app
-from tests.reconciler.support import consumers_running, environment
+from tests.reconciler.conftest import APP_SECRET
+from tests.reconciler.support import consumers_running, edge_serving, environment
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -33,12 +30,9 @@ MIX = {"new_conversation": 1, "text": 5, "echo": 4, "react": 1}  # no reads: a G
 
 async def test_instagram_account_syncs_at_its_page_and_webhooks_join_the_same_threads(
         database_url: str, kafka: KafkaSettings, data_dir: Path) -> None:
-    port = free_port()
-    edge = make_settings(database_url, kafka)
-    edge = dataclasses.replace(edge, webhook=dataclasses.replace(edge.webhook, spool_dir=str(data_dir / "spool")))
-    webhook = WebhookConfig(url=f"http://127.0.0.1:{port}/webhook", app_secret=APP_SECRET, seed=3)
-    async with (serve_app(create_app(edge), port=port),
-                environment(database_url, kafka, world=WORLD, webhook=webhook, apply_wait_s=60.0) as env,
+    async with (edge_serving(database_url, kafka, data_dir) as url,
+                environment(database_url, kafka, world=WORLD, apply_wait_s=60.0,
+                            webhook=WebhookConfig(url=url, app_secret=APP_SECRET, seed=3)) as env,
                 consumers_running(env.settings)):
         world = env.emu.world
         account = next(p for p in world.pages.values() if p.platform == "instagram")
