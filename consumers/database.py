@@ -57,8 +57,9 @@ class _Refused(Exception):
 
 class Database:
     def __init__(self, url: str, *, command_timeout_s: float = 60.0, connect_timeout_s: float = 5.0,
-                 graph_unsends: bool = True) -> None:
+                 graph_unsends: bool = True, server_settings: dict[str, str] | None = None) -> None:
         self._url = url
+        self._server_settings = server_settings
         self._graph_unsends = graph_unsends
         self._command_timeout_s = command_timeout_s
         self._connect_timeout_s = connect_timeout_s
@@ -107,7 +108,8 @@ class Database:
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
             self._conn = await asyncpg.connect(self._url, timeout=self._connect_timeout_s,
-                                               command_timeout=self._command_timeout_s)
+                                               command_timeout=self._command_timeout_s,
+                                               server_settings=self._server_settings)
         return self._conn
 
     async def _close(self) -> None:

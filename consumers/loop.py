@@ -89,7 +89,8 @@ async def run_consumer(settings: Settings, *, stop: asyncio.Event | None = None,
     await database_ready(url)
     listener = _Revocations()
     async with contextlib.AsyncExitStack() as stack:
-        database = await stack.enter_async_context(Database(url, graph_unsends=settings.consumer.graph_unsends))
+        database = await stack.enter_async_context(Database(
+            url, graph_unsends=settings.consumer.graph_unsends, server_settings=settings.database.server_settings()))
         dead_letters = await stack.enter_async_context(DeadLetters(settings.kafka))
         consumer = _group_member(settings, listener)
         if probes_at is not None:  # before joining the group: alive at once, ready once assigned

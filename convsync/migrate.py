@@ -3,7 +3,8 @@
 Why not a library: the well-kept runners (alembic, yoyo) drive synchronous drivers and bring an ORM
 or their own DSL; ours is plain SQL over asyncpg, and this is the whole runner: a session advisory
 lock serialises concurrent runs, `schema_migrations` records what ran (with a checksum, so an edited
-applied file is refused), and each file runs in its own transaction.
+applied file is refused), and each file runs in its own transaction. Then `migrations/sql/roles.sql`
+creates the NOLOGIN roles of DESIGN §5 and sets their privileges, on every run.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
                 await conn.execute(m.sql)
                 await conn.execute(sql("record"), m.version, m.checksum)
             log.info("migration_applied", version=m.version)
+        async with conn.transaction():
+            await conn.execute(sql("roles"))  # every time: privileges follow this file, not history
         return [m.version for m in todo]
     finally:
         await conn.execute(sql("unlock"), LOCK_KEY)

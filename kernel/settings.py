@@ -58,6 +58,15 @@ def redact_url(url: str) -> str:
 class DatabaseSettings:
     url: Secret | None  # None: the embedded PostgreSQL is started (dev, tests)
     pool_max: int = 10
+    # Enforced by the server on every connection the processes open (0 turns one off): a lock held by
+    # a stuck transaction fails the statement waiting for it (the writer retries the batch) instead of
+    # hanging the process. Group roles' own settings do not reach their members, so they are set here.
+    statement_timeout_ms: int = 60_000  # CONVSYNC_DB_STATEMENT_TIMEOUT_MS
+    lock_timeout_ms: int = 10_000  # CONVSYNC_DB_LOCK_TIMEOUT_MS
+
+    def server_settings(self) -> dict[str, str]:
+        """asyncpg `server_settings` for the processes' connections (not for migrations)."""
+        return {"statement_timeout": str(self.statement_timeout_ms), "lock_timeout": str(self.lock_timeout_ms)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +340,9 @@ def _database_settings(r: _Reader) -> DatabaseSettings:
     return DatabaseSettings(
         url=r.parsed("DATABASE_URL", _database_url, None, "a postgresql:// URL"),
         pool_max=r.parsed("DATABASE_POOL_MAX", _positive_int, d["pool_max"], "a positive integer"),
+        statement_timeout_ms=r.parsed("DB_STATEMENT_TIMEOUT_MS", _non_negative_int, d["statement_timeout_ms"],
+                                      "milliseconds >= 0"),
+        lock_timeout_ms=r.parsed("DB_LOCK_TIMEOUT_MS", _non_negative_int, d["lock_timeout_ms"], "milliseconds >= 0"),
     )
 
 

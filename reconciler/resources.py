@@ -43,7 +43,8 @@ async def open_pool(settings: Settings, *, check: bool = False) -> AsyncIterator
         await database_ready(url)
     # min_size=0: no connection at start-up, so `serve` (which hosts the admin API) starts and takes
     # webhooks even while PostgreSQL is down; connections open on first use.
-    pool = await asyncpg.create_pool(url, min_size=0, max_size=settings.database.pool_max)
+    pool = await asyncpg.create_pool(url, min_size=0, max_size=settings.database.pool_max,
+                                     server_settings=settings.database.server_settings())
     try:
         yield pool
     finally:

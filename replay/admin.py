@@ -41,7 +41,8 @@ class ReplayApi:
         url = require(self.settings.database.url, "DATABASE_URL").reveal()
         secrets = [s.reveal().encode() for s in self.settings.webhook.app_secrets]
         # min_size=0, as the reconciler's pool: serve starts (and takes webhooks) while PostgreSQL is down
-        async with asyncpg.create_pool(url, min_size=0, max_size=2) as pool:
+        async with asyncpg.create_pool(url, min_size=0, max_size=2,
+                                       server_settings=self.settings.database.server_settings()) as pool:
             async with Replays(pool, self.settings.kafka, secrets) as replays:
                 self._replays = replays
                 try:

@@ -58,7 +58,8 @@ async def _run(settings: Settings, wanted: Selection, quiet: bool) -> dict[str, 
     await database_ready(url)
     await topics_ensured(settings.kafka)
     secrets = [s.reveal().encode() for s in settings.webhook.app_secrets]
-    async with asyncpg.create_pool(url, min_size=1, max_size=2) as pool:
+    async with asyncpg.create_pool(url, min_size=1, max_size=2,
+                                   server_settings=settings.database.server_settings()) as pool:
         async with Replays(pool, settings.kafka, secrets) as replays:
             if quiet:
                 return await replays.run(wanted, "cli")

@@ -27,6 +27,7 @@ from emulator.runner import Emulator, EmulatorConfig, run_emulator
 from emulator.truth import Diff, compare, expected
 from emulator.webhooks import WebhookConfig
 from kernel.settings import KafkaSettings
+from tests.support.databases import as_user, create_login, drop_login
 
 
 @dataclass
@@ -120,11 +121,13 @@ async def running_system(database_url: str, kafka: KafkaSettings, folder: Path, 
     if command is not None:
         procs.command = command
     procs.cwd = cwd
-    try:
-        serve = procs.start("serve", "serve", "--port", str(serve_port))
+    logins = {role: await create_login(database_url, f"convsync_{role}") for role in ("admin", "writer", "reconciler")}
+    as_role = {role: {"CONVSYNC_DATABASE_URL": as_user(database_url, name)} for role, name in logins.items()}
+    try:  # each process as its own role (DESIGN §5), never the superuser
+        serve = procs.start("serve", "serve", "--port", str(serve_port), extra_env=as_role["admin"])
         for n in range(consumers):
-            procs.start(f"consume-{n + 1}", "consume")
-        procs.start("reconcile", "reconcile")
+            procs.start(f"consume-{n + 1}", "consume", extra_env=as_role["writer"])
+        procs.start("reconcile", "reconcile", extra_env=as_role["reconciler"])
         await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{serve_port}/healthz", serve)
         webhook = replace(config.webhook or WebhookConfig(url="", app_secret=""), url=f"http://127.0.0.1:{serve_port}/webhook",
                           app_secret=app_secret)
@@ -142,3 +145,5 @@ async def running_system(database_url: str, kafka: KafkaSettings, folder: Path, 
                 raise
     finally:
         procs.stop_all()
+        for name in logins.values():
+            await drop_login(database_url, name)
