@@ -13,23 +13,19 @@ from typing import Any
 
 import structlog
 
-_scrub: set[str] = set()
-
+from kernel import scrub
 
 def register_secrets(values: Iterable[str]) -> None:
     """Values that must never appear in a log line (tokens, secrets, passwords)."""
-    _scrub.update(v for v in values if len(v) >= 4)
+    scrub.register_secrets(values)
 
 
 def _scrub_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    if not _scrub:
+    if not scrub.active():
         return event
     for key, value in event.items():
         if isinstance(value, str):
-            for secret in _scrub:
-                if secret in value:
-                    value = value.replace(secret, "***")
-            event[key] = value
+            event[key] = scrub.scrub(value)
     return event
 
 
@@ -50,3 +46,4 @@ def configure(fmt: str = "auto", level: int = logging.INFO) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    scrub.install_record_scrubber()  # aiokafka, asyncpg, aiohttp, uvicorn: the same fence

@@ -17,6 +17,8 @@ import contextlib
 import gc
 import os
 import shutil
+import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -53,8 +55,11 @@ def build_app(settings: Settings) -> Starlette:
 
     from reconciler import metrics as reconciler_metrics
 
-    routes, lifespan = admin_api(settings)
-    replay_routes, replay_lifespan = replay_api(settings)
+    from kernel.bearer import FailedAuth
+
+    failures = FailedAuth(limit=settings.admin.auth_failures_per_minute)  # one count for every admin route
+    routes, lifespan = admin_api(settings, failures)
+    replay_routes, replay_lifespan = replay_api(settings, failures)
     # /metrics also shows what the syncs this process ran counted (gaps found, Graph calls, throttles)
     return create_app(settings, extra_routes=[*routes, *replay_routes], extra_lifespans=[lifespan, replay_lifespan],
                       extra_metrics=[reconciler_metrics.exposition])
@@ -88,32 +93,66 @@ def tune_garbage_collector() -> None:
               help="uvicorn worker processes.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="One line per request (paths only: query strings are never printed).")
+@click.option("--admin-port", type=click.IntRange(1, 65535), default=None,
+              help="Serve the admin API, the console and /metrics on this port only (default: "
+                   "CONVSYNC_ADMIN_PORT, else beside the webhook).")
+@click.option("--admin-host", default=None, help="Address of the admin listener (default: CONVSYNC_ADMIN_HOST "
+                                                 "or 127.0.0.1).")
 @click.pass_obj
-def serve(settings: Settings, host: str, port: int, workers: int, access_log: bool) -> None:
+def serve(settings: Settings, host: str, port: int, workers: int, access_log: bool, admin_port: int | None,
+          admin_host: str | None) -> None:
     """Webhook + admin HTTP (uvicorn)."""
     require(settings.webhook.app_secrets, "APP_SECRETS")
     require(settings.webhook.verify_token, "VERIFY_TOKEN")
     require(settings.kafka.bootstrap, "KAFKA_BOOTSTRAP")
+    admin_port = admin_port or settings.admin.port
+    admin_host = admin_host or settings.admin.host
+    if admin_port is not None:  # the workers read their settings from the environment they inherit
+        if admin_port == port:
+            raise click.BadParameter("must differ from --port", param_hint="--admin-port")
+        os.environ["CONVSYNC_ADMIN_PORT"], os.environ["CONVSYNC_ADMIN_HOST"] = str(admin_port), admin_host
     config = uvicorn.Config(APP, factory=True, host=host, port=port, workers=workers, loop="uvloop",
                             http="httptools", lifespan="on", access_log=access_log, log_config=uvicorn_log_config(),
                             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, server_header=False)
     with shared_metrics(workers):
-        run(config)
+        run(config, (admin_host, admin_port) if admin_port is not None else None)
 
 
-def run(config: uvicorn.Config) -> None:
+def run(config: uvicorn.Config, admin: tuple[str, int] | None = None) -> None:
     """What `uvicorn.run` does, except that with several workers each listens on a socket of its own
-    (`convsync.listeners`), so connections spread evenly across them."""
+    (`convsync.listeners`), so connections spread evenly across them; `admin` (host, port) adds the
+    admin listener, served by the same app (which tells the two apart by the port)."""
     if config.workers == 1:
+        # uvicorn stops gracefully on SIGTERM, then raises the signal again with the handler it found
+        # installed: with this one the process exits 0 after a clean stop, as with several workers.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         server = uvicorn.Server(config)
+        sockets = None if admin is None else [config.bind_socket(), _plain_socket(*admin)]
         with contextlib.suppress(KeyboardInterrupt):
-            server.run()
+            server.run(sockets=sockets)
         if not server.started:
             sys.exit(STARTUP_FAILURE)
         return
-    sock = listeners.reuse_port_socket(config.host, config.port) if listeners.SUPPORTED else config.bind_socket()
+    sockets = [_worker_socket(config.host, config.port, config)]
+    if admin is not None:
+        sockets.append(_worker_socket(*admin, config))
     with contextlib.suppress(KeyboardInterrupt):
-        Multiprocess(config, sockets=[sock]).run()
+        Multiprocess(config, sockets=sockets).run()
+
+
+def _worker_socket(host: str, port: int, config: uvicorn.Config) -> socket.socket:
+    if listeners.SUPPORTED:
+        return listeners.reuse_port_socket(host, port)
+    return config.bind_socket() if (host, port) == (config.host, config.port) else _plain_socket(host, port)
+
+
+def _plain_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
 
 
 @contextlib.contextmanager

@@ -3,7 +3,8 @@
     create_app(settings, extra_routes=admin_routes, extra_lifespans=[admin_lifespan])
 
 Routes: `GET/POST /webhook`, `GET /healthz`, `GET /readyz`, `GET /metrics`, plus `extra_routes`
-(the admin API is composed in by `convsync serve`). The lifespan starts the producer (in the
+(the admin API is composed in by `convsync serve`). With `settings.admin.port` set the app is
+served on two listeners and answers each path on its own one only (`listener_allows`). The lifespan starts the producer (in the
 background: the edge spools while Kafka is unreachable), the spool drainer, then each extra
 lifespan; on shutdown it stops them in reverse order and flushes the producer.
 """
@@ -79,6 +80,19 @@ class Edge:
             self.spool.seal()
 
 
+ADMIN_PREFIXES = ("/admin", "/api/", "/metrics")  # the admin API, the old app's API, the console, metrics
+WEBHOOK_PATH = "/webhook"
+
+
+def listener_allows(path: str, on_admin_listener: bool) -> bool:
+    """With an admin listener of its own, which listener answers which path (pure): the admin API,
+    the console and /metrics only there, webhooks only on the public one, /healthz and /readyz on both."""
+    admin_path = path.startswith(ADMIN_PREFIXES)
+    if on_admin_listener:
+        return path != WEBHOOK_PATH
+    return not admin_path
+
+
 class EdgeApp(Starlette):
     """Starlette, with `POST /webhook` dispatched ahead of the middleware stack.
 
@@ -88,15 +102,22 @@ class EdgeApp(Starlette):
     other request, and a POST reaching `/webhook` by another path (a mount), goes through Starlette.
     """
 
-    def __init__(self, *, webhook: ASGIApp, **kwargs: Any) -> None:
+    def __init__(self, *, webhook: ASGIApp, admin_port: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._webhook = webhook
+        self._admin_port = admin_port  # None: one listener serves everything
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/webhook":
-            await self._webhook(scope, receive, send)
-        else:
-            await super().__call__(scope, receive, send)
+        if scope["type"] == "http":
+            if self._admin_port is not None:
+                server = scope.get("server") or (None, None)
+                if not listener_allows(scope["path"], server[1] == self._admin_port):
+                    await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
+                    return
+            if scope["method"] == "POST" and scope["path"] == WEBHOOK_PATH:
+                await self._webhook(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings, *, extra_routes: Sequence[BaseRoute] = (),
@@ -122,6 +143,6 @@ def create_app(settings: Settings, *, extra_routes: Sequence[BaseRoute] = (),
                 await stack.enter_async_context(extra(app))
             yield
 
-    app = EdgeApp(routes=routes, lifespan=lifespan, webhook=edge.webhook)
+    app = EdgeApp(routes=routes, lifespan=lifespan, webhook=edge.webhook, admin_port=settings.admin.port)
     app.state.edge = edge
     return app

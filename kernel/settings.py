@@ -111,6 +111,11 @@ class WebhookSettings:
 @dataclass(frozen=True, slots=True)
 class AdminSettings:
     admin_token: Secret | None = None
+    # CONVSYNC_ADMIN_PORT / _HOST (`convsync serve --admin-port/--admin-host`): the admin API, the
+    # console and /metrics on a listener of their own; the webhook listener then answers 404 for them
+    port: int | None = None
+    host: str = "127.0.0.1"
+    auth_failures_per_minute: int = 20  # CONVSYNC_ADMIN_AUTH_FAILURES_PER_MINUTE: then 429 for that client
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +221,13 @@ class _Reader:
 def _positive_int(value: str) -> int:
     number = int(value)
     if number <= 0:
+        raise ValueError
+    return number
+
+
+def _port(value: str) -> int:
+    number = int(value)
+    if not 1 <= number <= 65535:
         raise ValueError
     return number
 
@@ -326,7 +338,11 @@ def _build(r: _Reader) -> Settings:
         database=_database_settings(r),
         kafka=_kafka_settings(r),
         webhook=_webhook_settings(r, app_secrets),
-        admin=AdminSettings(admin_token=r.secret("ADMIN_TOKEN")),
+        admin=AdminSettings(admin_token=r.secret("ADMIN_TOKEN"),
+                            port=r.parsed("ADMIN_PORT", _port, None, "a TCP port (1-65535)"),
+                            host=r.raw("ADMIN_HOST") or "127.0.0.1",
+                            auth_failures_per_minute=r.parsed("ADMIN_AUTH_FAILURES_PER_MINUTE", _positive_int, 20,
+                                                              "a positive integer")),
         consumer=_consumer_settings(r),
         graph=_graph_settings(r, app_secrets),
         reconciler=_reconciler_settings(r),

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from kernel.bearer import bearer_required
+from kernel.bearer import FailedAuth, bearer_required
 from kernel.settings import Settings
 from reconciler import compat, pages, runs
 from reconciler.requests import (
@@ -45,8 +45,9 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 class AdminApi:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, failures: FailedAuth | None = None) -> None:
         self.settings = settings
+        self.failures = failures or FailedAuth(limit=settings.admin.auth_failures_per_minute)
         self._reconciler: Reconciler | None = None
 
     @property
@@ -88,7 +89,7 @@ class AdminApi:
             except SyncRejected as exc:
                 return _error(exc.status_code, str(exc))
 
-        return bearer_required(answered, self.settings.admin.admin_token)
+        return bearer_required(answered, self.settings.admin.admin_token, self.failures)
 
     async def add_page(self, request: Request) -> Response:
         wanted = page_request(json_object(await request.body()))
@@ -157,7 +158,8 @@ class AdminApi:
         return JSONResponse(compat.sync_all_answer(results, skipped))
 
 
-def admin_api(settings: Settings) -> tuple[list[BaseRoute], Callable[[Starlette], Any]]:
+def admin_api(settings: Settings, failures: FailedAuth | None = None
+              ) -> tuple[list[BaseRoute], Callable[[Starlette], Any]]:
     """The routes and the lifespan to compose into `ingest.app.create_app` (what `convsync serve` does)."""
-    api = AdminApi(settings)
+    api = AdminApi(settings, failures)
     return api.routes(), api.lifespan

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from kernel import scrub
 from kernel.settings import Secret
 
 
@@ -36,13 +37,16 @@ class TokenCipher:
         return "TokenCipher(***)"
 
     def encrypt(self, token: str) -> bytes:
+        scrub.register_secrets([token])  # a token this process was handed never reaches its logs
         return self._fernet.encrypt(token.encode())
 
     def decrypt(self, stored: bytes) -> Secret:
         try:
-            return Secret(self._fernet.decrypt(stored).decode())
+            plain = self._fernet.decrypt(stored).decode()
         except InvalidToken:
             raise TokenUnreadable("the stored page token cannot be decrypted with the configured keys") from None
+        scrub.register_secrets([plain])  # from now on no log line of this process can carry it
+        return Secret(plain)
 
     def rewrap(self, stored: bytes) -> bytes:
         """The same token encrypted under the first (newest) key."""

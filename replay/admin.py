@@ -24,14 +24,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from kernel.bearer import Handler, bearer_required
+from kernel.bearer import FailedAuth, Handler, bearer_required
 from kernel.settings import Settings, require
 from replay.service import Replays
 from replay.window import SelectionError, from_json
 
 class ReplayApi:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, failures: FailedAuth | None = None) -> None:
         self.settings = settings
+        self.failures = failures or FailedAuth(limit=settings.admin.auth_failures_per_minute)
         self._replays: Replays | None = None
 
     @contextlib.asynccontextmanager
@@ -65,7 +66,7 @@ class ReplayApi:
         ]
 
     def _guarded(self, handler: Handler) -> Handler:
-        return bearer_required(handler, self.settings.admin.admin_token)
+        return bearer_required(handler, self.settings.admin.admin_token, self.failures)
 
     async def start(self, request: Request) -> Response:
         try:
@@ -91,6 +92,7 @@ class ReplayApi:
         return JSONResponse({"replays": await self.replays.recent()})
 
 
-def replay_api(settings: Settings) -> tuple[list[BaseRoute], Callable[[Starlette], Any]]:
-    api = ReplayApi(settings)
+def replay_api(settings: Settings, failures: FailedAuth | None = None
+               ) -> tuple[list[BaseRoute], Callable[[Starlette], Any]]:
+    api = ReplayApi(settings, failures)
     return api.routes(), api.lifespan

@@ -91,6 +91,33 @@ def test_secrets_never_in_logs() -> None:
         assert value not in text
 
 
+def test_library_loggers_and_decrypted_page_tokens_are_scrubbed_too() -> None:
+    import logging
+
+    from reconciler.tokens import TokenCipher
+
+    logs.configure("json")
+    cipher = TokenCipher([Secret("9e1Dd8kp1cHBj3E6y7U0B4j1qv3JfX3b8Jm8QmB2Q0A=")])
+    stored = cipher.encrypt("EAAGpage-token-from-the-admin-api")
+    TokenCipher([Secret("9e1Dd8kp1cHBj3E6y7U0B4j1qv3JfX3b8Jm8QmB2Q0A=")]).decrypt(stored)
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    for name in ("aiokafka", "asyncpg", "aiohttp.client"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        try:
+            logger.warning("request to %s failed", "https://graph/x?access_token=EAAGpage-token-from-the-admin-api")
+            try:
+                raise RuntimeError("echoed EAAGpage-token-from-the-admin-api")
+            except RuntimeError:
+                logger.exception("boom")
+        finally:
+            logger.removeHandler(handler)
+    text = out.getvalue()
+    assert text.count("request to https://graph/x?access_token=***") == 3 and "echoed ***" in text
+    assert "EAAGpage" not in text
+
+
 def test_cli_reports_bad_setting_in_one_line() -> None:
     env = {**os.environ, **SECRETS, "CONVSYNC_EVENTS_PARTITIONS": "lots"}
     done = subprocess.run([sys.executable, "-m", "convsync", "migrate"], env=env,

@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ class System:
     emu: Emulator
     app_secret: str
     kafka: KafkaSettings
+    registered_tokens: set[str] = field(default_factory=set)  # every page token handed to the admin API
 
     def role(self, name: str) -> Role:
         return self.procs.roles[name]
@@ -53,6 +54,7 @@ class System:
     async def register_pages(self, tokens: Mapping[str, str] | None = None) -> None:
         for page in self.emu.world.pages.values():
             token = (tokens or {}).get(page.page_id, page.access_token)
+            self.registered_tokens.add(token)
             status, _ = await self.admin("POST", "/admin/pages", {
                 "page_id": page.page_id, "graph_page_id": page.graph_page_id, "platform": page.platform,
                 "name": page.name, "access_token": token})
@@ -96,6 +98,14 @@ async def wait_until(check: Callable[[], Awaitable[bool]], *, timeout_s: float, 
     raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
 
 
+def assert_no_secret_in_logs(procs: Processes, secrets_used: set[str]) -> None:
+    """Every process's whole output, searched for every secret and page token it ever held."""
+    for role in procs.roles.values():
+        text = role.log_path.read_text(errors="replace") if role.log_path.exists() else ""
+        leaked = [f"{s[:4]}... ({len(s)} chars)" for s in secrets_used if len(s) >= 8 and s in text]
+        assert not leaked, f"{role.name}'s log holds secrets: {leaked}"
+
+
 def system_env(database_url: str, kafka: KafkaSettings, graph_url: str, folder: Path,
                   app_secret: str, admin_token: str) -> dict[str, str]:
     secret_env = {"CONVSYNC_APP_SECRETS": app_secret, "CONVSYNC_VERIFY_TOKEN": secrets.token_hex(8),
@@ -121,6 +131,8 @@ async def running_system(database_url: str, kafka: KafkaSettings, folder: Path, 
     if command is not None:
         procs.command = command
     procs.cwd = cwd
+    clean = False
+    secrets_used = {app_secret, admin_token, env["CONVSYNC_VERIFY_TOKEN"], env["CONVSYNC_TOKEN_KEY"]}
     logins = {role: await create_login(database_url, f"convsync_{role}") for role in ("admin", "writer", "reconciler")}
     as_role = {role: {"CONVSYNC_DATABASE_URL": as_user(database_url, name)} for role, name in logins.items()}
     try:  # each process as its own role (DESIGN §5), never the superuser
@@ -143,7 +155,12 @@ async def running_system(database_url: str, kafka: KafkaSettings, folder: Path, 
                 for role in procs.roles.values():  # what each process said last, for the failure report
                     print(f"--- last lines of {role.name} ({role.log_path})\n{role.tail(30)}")
                 raise
+            secrets_used.update(p.access_token for p in emu.world.pages.values())
+            secrets_used.update(system.registered_tokens)
+        clean = True
     finally:
         procs.stop_all()
         for name in logins.values():
             await drop_login(database_url, name)
+    if clean:
+        assert_no_secret_in_logs(procs, secrets_used)

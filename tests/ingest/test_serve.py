@@ -78,3 +78,44 @@ def test_access_log_filter_drops_the_query_string() -> None:
                                None)
     assert DropQueryString().filter(record)
     assert "secret" not in record.getMessage() and "/webhook" in record.getMessage()
+
+
+@pytest.mark.integration
+@pytest.mark.kafka
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_admin_port_moves_the_admin_api_and_metrics_off_the_webhook_listener(
+        kafka: KafkaSettings, data_dir: Path, database_url: str, workers: int) -> None:
+    port, admin_port, token = free_port(), free_port(), "admin-token-for-the-listener-test"
+    env = {**os.environ, "CONVSYNC_APP_SECRETS": SECRET.decode(), "CONVSYNC_VERIFY_TOKEN": VERIFY_TOKEN,
+           **kafka.environment(), "CONVSYNC_SPOOL_DIR": str(data_dir / "spool"), "CONVSYNC_LOG_FORMAT": "json",
+           "CONVSYNC_ADMIN_TOKEN": token, "CONVSYNC_DATABASE_URL": database_url,
+           "CONVSYNC_TOKEN_KEY": "9e1Dd8kp1cHBj3E6y7U0B4j1qv3JfX3b8Jm8QmB2Q0A="}
+    with open(data_dir / "serve.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "convsync", "serve", "--port", str(port), "--workers",
+                                 str(workers), "--admin-port", str(admin_port)],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+    public, admin = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{admin_port}"
+    bearer = {"Authorization": f"Bearer {token}"}
+    try:
+        await wait_for_port(port, proc)
+        await wait_for_port(admin_port, proc)
+        async with client() as http:
+            async def status(method: str, url: str, **kwargs: object) -> int:
+                async with http.request(method, url, **kwargs) as response:  # type: ignore[arg-type]
+                    return response.status
+
+            assert await status("POST", f"{public}/webhook", data=BODY, headers=signed_headers(BODY)) == 200
+            assert await status("GET", f"{admin}/admin/pages", headers=bearer) == 200
+            assert await status("GET", f"{admin}/metrics") == 200
+            for path in ("/admin/pages", "/admin/sync-runs", "/metrics", "/admin/console"):
+                assert await status("GET", public + path, headers=bearer) == 404, path
+            assert await status("POST", f"{public}/api/conversations/sync", json={"pageId": "1"},
+                                headers=bearer) == 404
+            assert await status("POST", f"{public}/admin/pages", json={}, headers=bearer) == 404
+            assert await status("POST", f"{admin}/webhook", data=BODY, headers=signed_headers(BODY)) == 404
+            for base in (public, admin):
+                assert await status("GET", f"{base}/healthz") == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(60)
+    assert code == 0, (data_dir / "serve.log").read_text()[-3000:]

@@ -85,3 +85,43 @@ async def test_validation_errors_are_clear_4xx(settings: Settings, admin_server:
                 assert answer["success"] is False and set(answer) == {"success", "error"}
         async with http.get(url + "/admin/sync-runs?page_id=1001") as response:
             assert (await response.json())["runs"] == []  # nothing was started by any of them
+
+
+async def test_credentials_in_the_url_are_refused_and_guessing_is_rate_limited(
+        settings: Settings, admin_server: ServeAdmin, http: aiohttp.ClientSession) -> None:
+    import dataclasses
+
+    from tests.reconciler.conftest import ADMIN_TOKEN
+
+    limited = dataclasses.replace(settings, admin=dataclasses.replace(settings.admin, auth_failures_per_minute=3))
+    async with admin_server(limited) as url, aiohttp.ClientSession() as anonymous:
+        for query in (f"?access_token={ADMIN_TOKEN}", "?token=x", f"?page={ADMIN_TOKEN}"):
+            async with http.get(url + "/admin/pages" + query) as response:  # even with the right header
+                assert response.status == 400 and ADMIN_TOKEN not in await response.text()
+        for _ in range(3):
+            async with anonymous.get(url + "/admin/pages", headers={"Authorization": "Bearer guess"}) as response:
+                assert response.status == 401
+        async with anonymous.get(url + "/admin/pages", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as r:
+            assert r.status == 429 and int(r.headers["Retry-After"]) > 0  # held off, even the right token
+
+
+async def test_every_admin_action_is_audited_without_the_token(
+        settings: Settings, admin_server: ServeAdmin, http: aiohttp.ClientSession) -> None:
+    from structlog.testing import capture_logs
+
+    from kernel.bearer import fingerprint
+
+    async with admin_server(settings) as url:
+        with capture_logs() as logs:
+            async with http.post(url + "/admin/pages", json=PAGE) as response:
+                assert response.status == 201
+            async with http.get(url + "/admin/pages") as response:
+                assert response.status == 200
+            async with http.delete(url + "/admin/pages/1001") as response:
+                assert response.status == 204
+    audit = [e for e in logs if e["event"] == "admin_action"]
+    assert [(e["action"], e["page_id"], e["status"]) for e in audit] == [
+        ("POST /admin/pages", "1001", 201), ("DELETE /admin/pages/1001", "1001", 204)]  # reads are not actions
+    assert all(e["token"] == fingerprint(settings.admin.admin_token) and e["client"] == "127.0.0.1"
+               for e in audit if settings.admin.admin_token)
+    assert "EAAB-secret-1" not in repr(logs)
