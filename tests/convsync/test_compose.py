@@ -25,7 +25,7 @@ def _convsync_services() -> dict[str, dict[str, Any]]:
 
 
 def test_roles_are_present() -> None:
-    assert set(_convsync_services()) == {"migrate", "serve", "consume", "reconcile", "emulator"}
+    assert set(_convsync_services()) == {"migrate", "serve", "admin", "consume", "reconcile", "emulator"}
     assert _compose()["services"]["kafka"]["image"].startswith("apache/kafka:")
     assert _compose()["services"]["postgres"]["image"].startswith("postgres:")
 
@@ -47,8 +47,29 @@ def test_health_checks_and_ordering() -> None:
     services = _compose()["services"]
     for name in ("kafka", "postgres", "serve"):
         assert "healthcheck" in services[name], name
-    for name in ("serve", "consume", "reconcile"):
+    for name in ("serve", "admin", "consume", "reconcile"):
         conditions = services[name]["depends_on"]
         assert conditions["migrate"]["condition"] == "service_completed_successfully"
+        assert conditions["logins"]["condition"] == "service_completed_successfully"
         assert conditions["kafka"]["condition"] == "service_healthy"
     assert services["emulator"]["profiles"] == ["emulator"]
+
+
+def test_each_service_gets_only_the_secrets_it_needs_and_only_the_edge_is_published() -> None:
+    services = _convsync_services()
+    env = {name: set(spec.get("environment", {})) for name, spec in services.items()}
+    assert not env["serve"] & {"CONVSYNC_DATABASE_URL", "CONVSYNC_TOKEN_KEY", "CONVSYNC_ADMIN_TOKEN"}
+    assert not env["consume"] & {"CONVSYNC_APP_SECRETS", "CONVSYNC_TOKEN_KEY", "CONVSYNC_ADMIN_TOKEN",
+                                 "CONVSYNC_VERIFY_TOKEN"}
+    assert "CONVSYNC_ADMIN_TOKEN" not in env["reconcile"]
+    logins = {name: spec["environment"]["CONVSYNC_DATABASE_URL"].split("//")[1].split(":")[0]
+              for name, spec in services.items() if "CONVSYNC_DATABASE_URL" in spec.get("environment", {})}
+    assert logins == {"migrate": "convsync", "admin": "convsync_serve", "consume": "convsync_consume",
+                      "reconcile": "convsync_reconcile"}  # only migrate as the owner
+    published = {name for name, spec in _compose()["services"].items() if spec.get("ports")}
+    assert published == {"serve"}
+    assert "--admin-port" in services["admin"]["command"]
+    script = (ROOT / "deploy" / "logins.sql").read_text()
+    for login, role in (("convsync_serve", "convsync_admin"), ("convsync_consume", "convsync_writer"),
+                        ("convsync_reconcile", "convsync_reconciler")):
+        assert f"('{login}', '{role}')" in script

