@@ -177,10 +177,11 @@ class Tansu:
     port: int
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    advertised_port: int | None = None  # what clients are told to connect to (a proxy in front); None: port
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"127.0.0.1:{self.advertised_port or self.port}"
 
     @staticmethod
     def binary() -> str:
@@ -194,9 +195,10 @@ class Tansu:
 
     def start(self) -> None:
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port or self.port}"
         logfile = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(
-            [self.binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+            [self.binary(), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
              "--storage-engine", "memory://tansu/"],
             stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             preexec_fn=lambda: _die_with_parent(signal.SIGKILL), start_new_session=True,
