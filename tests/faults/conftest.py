@@ -38,3 +38,25 @@ async def faulty_kafka(infra: Infra, data_dir: Path) -> AsyncIterator[FaultyKafk
             yield FaultyKafka(settings, proxy)
         finally:
             broker.stop()
+
+
+from tests.consumers.conftest import consumer_settings, reference_db  # noqa: E402,F401 - shared fixtures
+
+
+@dataclass
+class SlowPostgres:
+    url: str  # the test's database, reached through the proxy
+    proxy: Proxy
+
+
+@pytest.fixture
+async def slow_postgres(database_url: str, data_dir: Path) -> AsyncIterator[SlowPostgres]:
+    """The test's database behind Toxiproxy (add latency to widen the window of a transaction)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(database_url)
+    async with toxiproxy(data_dir / "toxiproxy-pg.log") as toxi:
+        proxy = await toxi.proxy("postgres", parts.port or 5432)
+        host = parts.netloc.rpartition("@")
+        netloc = f"{host[0]}@127.0.0.1:{proxy.listen_port}" if host[1] else f"127.0.0.1:{proxy.listen_port}"
+        yield SlowPostgres(urlunsplit(parts._replace(netloc=netloc)), proxy)
