@@ -164,13 +164,14 @@ def batch_lines(paths: list[Path]) -> list[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def processes(commands: list[list[str]], env: dict[str, str], logs: list[Path]) -> Iterator[None]:
+def processes(commands: list[list[str]], env: dict[str, str], logs: list[Path]
+              ) -> Iterator[list[subprocess.Popen[bytes]]]:
     procs = []
     try:
         for command, path in zip(commands, logs, strict=True):
             with open(path, "wb") as out:
                 procs.append(subprocess.Popen(command, env=env, stdout=out, stderr=out, cwd=ROOT))
-        yield
+        yield procs
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
