@@ -18,7 +18,7 @@ from tests.consumers.test_loop import expected_state
 from tests.support.databases import as_user, create_login, drop_login
 from tests.support.infra import Infra
 
-pytestmark = [pytest.mark.integration, pytest.mark.kafka]
+pytestmark = [pytest.mark.integration]  # about the fault, not the broker kind: the Tansu leg only
 
 
 async def offsets(settings: Settings) -> int:

@@ -19,7 +19,7 @@ from emulator.world import WorldConfig
 from kernel.settings import KafkaSettings
 from tests.e2e.harness import System, running_system, wait_until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
+pytestmark = [pytest.mark.e2e]  # leases and watermarks, not the broker kind: the Tansu leg only
 
 CONFIG = EmulatorConfig(
     world=WorldConfig(seed=21, pages=3, instagram_pages=1, conversations_per_page=30, messages_per_conversation=4),

@@ -22,7 +22,7 @@ from tests.faults.test_network import MEETS_META_S, bodies, post_all
 from tests.ingest.conftest import wait_for_port
 from tests.reconciler.conftest import APP_SECRET
 
-pytestmark = [pytest.mark.integration, pytest.mark.kafka]
+pytestmark = [pytest.mark.integration]  # about the fault, not the broker kind: the Tansu leg only
 
 IDLE, TRICKLING, LEGITIMATE = 500, 20, 50
 

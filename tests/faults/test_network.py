@@ -27,7 +27,7 @@ from tests.ingest.meta import meta_bytes
 from tests.reconciler.conftest import APP_SECRET, make_settings, serve_app
 from tests.reconciler.support import consumers_running, until
 
-pytestmark = [pytest.mark.integration, pytest.mark.kafka]
+pytestmark = [pytest.mark.integration]  # about the fault, not the broker kind: the Tansu leg only
 
 PAGE = "700100200300"
 MEETS_META_S = 10.0  # far inside the time Meta waits for a 200 before it counts a delivery failed

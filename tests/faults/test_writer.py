@@ -26,7 +26,7 @@ from tests.faults.conftest import SlowPostgres
 from tests.support.databases import as_user, create_login, drop_login
 from tests.support.infra import Infra
 
-pytestmark = [pytest.mark.integration, pytest.mark.kafka]
+pytestmark = [pytest.mark.integration]  # about the fault, not the broker kind: the Tansu leg only
 
 
 async def transaction_open(conn: asyncpg.Connection, user: str) -> bool:
