@@ -39,7 +39,13 @@ GRANT SELECT ON sync_runs TO convsync_writer;
 GRANT UPDATE (inserted, updated, gap_messages, conversations_changed) ON sync_runs TO convsync_writer;
 
 -- syncs: the reconciler, and the admin API that starts them
-GRANT SELECT, UPDATE ON pages TO convsync_reconciler, convsync_admin;
+GRANT SELECT ON pages TO convsync_reconciler, convsync_admin;
+-- the reconciler moves watermarks, leases, status, silence and subscription state; never a token
+GRANT UPDATE (last_synced_at, updated_at, lease_owner, lease_expires_at, lease_epoch, next_sync_at,
+              status, status_reason, graph_activity_at, last_webhook_at, webhook_silence_s, silent,
+              subscription_status, subscribed_fields, subscription_error, subscription_checked_at)
+    ON pages TO convsync_reconciler;
+GRANT UPDATE ON pages TO convsync_admin;  -- registering a page replaces its token
 GRANT SELECT, INSERT, UPDATE ON sync_runs TO convsync_reconciler, convsync_admin;
 GRANT SELECT ON conversations, messages, reactions, conversation_events, contacts
     TO convsync_reconciler, convsync_admin;

@@ -83,6 +83,7 @@ async def test_each_role_can_do_its_job_and_nothing_else(logins: dict[str, async
     await refused(reconciler, "INSERT INTO messages (mid, page_id, user_id, direction, sender_id, created_at, "
                               "source) VALUES ('m', '1', '2', 'inbound', '2', now(), 'graph')")
     await refused(reconciler, "DELETE FROM pages")
+    await refused(reconciler, "UPDATE pages SET access_token = '\\x01'::bytea")  # reads tokens, never writes one
     await refused(reconciler, "INSERT INTO pages (page_id, platform, graph_page_id) VALUES ('1', 'messenger', '1')")
     await refused(admin, "DELETE FROM messages")
     await refused(reader, "UPDATE conversations SET snippet = 'x'")
