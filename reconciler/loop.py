@@ -15,7 +15,8 @@ import contextlib
 import asyncpg
 import structlog
 
-from reconciler import pages
+from kernel.sqlfiles import statement
+from reconciler import metrics, pages
 from reconciler.service import Reconciler
 from reconciler.subscriptions import SubscriptionChecker
 
@@ -23,13 +24,16 @@ log = structlog.get_logger("convsync.reconciler")
 
 
 async def lease_and_launch(reconciler: Reconciler) -> int:
-    """One tick: lease as many due pages as there are free slots and start their runs."""
-    free = reconciler.free_slots()
-    if free == 0:
-        return 0
-    settings = reconciler.ctx.settings
+    """One tick: lease as many due pages as there are free slots and start their runs, then measure
+    how far the schedule is behind (`convsync_schedule_behind`: the pages still due and unsynced)."""
+    free, settings, leases = reconciler.free_slots(), reconciler.ctx.settings, []
     async with reconciler.ctx.pool.acquire() as conn:
-        leases = await pages.lease_due(conn, reconciler.owner, settings.lease_s, free)
+        if free > 0:
+            leases = await pages.lease_due(conn, reconciler.owner, settings.lease_s, free)
+        behind = await conn.fetchrow(statement("reconciler", "schedule_behind"))
+    if behind is not None:  # one aggregate row, always
+        metrics.SCHEDULE_BEHIND.set(behind["behind"])
+        metrics.SCHEDULE_LATEST.set(behind["latest_s"])
     for lease in leases:
         await reconciler.launch(lease, "auto", "timer")
     return len(leases)

@@ -30,6 +30,15 @@ WEBHOOK_SILENCE = Gauge(
     ["page_id"],
 )
 
+SCHEDULE_BEHIND = Gauge(
+    "convsync_schedule_behind",
+    "Active pages past their due time that no replica is syncing, after this replica's last tick.",
+)
+SCHEDULE_LATEST = Gauge(
+    "convsync_schedule_most_overdue_seconds",
+    "How long the most overdue of those pages has been due, after this replica's last tick.",
+)
+
 
 def exposition() -> bytes:
     """These metrics in Prometheus text format (for a `/metrics` that serves another registry too)."""

@@ -77,3 +77,24 @@ async def test_dead_token_marks_the_page_and_a_new_token_resumes_from_the_waterm
         assert '"mode": "incremental"' in row and '"status": "succeeded"' in row and '"trigger": "timer"' in row
         assert await env.fetchval("SELECT status FROM pages WHERE page_id = $1", page_id) == "active"
         assert await env.fetchval("SELECT last_synced_at FROM pages WHERE page_id = $1", page_id) > first.watermark_to
+
+
+async def test_the_schedule_says_how_far_behind_it_is(database_url: str, kafka: KafkaSettings) -> None:
+    """Five due pages and one slot: after a tick one is syncing and four are behind; once every page
+    has been synced and scheduled an interval ahead, nothing is."""
+    from emulator.world import WorldConfig
+    from reconciler import metrics
+
+    world = WorldConfig(seed=3, pages=5, conversations_per_page=2, messages_per_conversation=1)
+    async with environment(database_url, kafka, world=world, max_parallel_pages=1) as env:
+        assert await lease_and_launch(env.reconciler) == 1
+        assert metrics.SCHEDULE_BEHIND._value.get() == 4
+        assert metrics.SCHEDULE_LATEST._value.get() >= 0
+        for _ in range(20):
+            await env.reconciler.drain()
+            await lease_and_launch(env.reconciler)
+            if metrics.SCHEDULE_BEHIND._value.get() == 0 and not env.reconciler.running:
+                break
+        assert metrics.SCHEDULE_BEHIND._value.get() == 0
+        assert await env.fetchval("SELECT count(*) FROM sync_runs WHERE status = 'succeeded'") == 5
+        assert "convsync_schedule_behind 0.0" in metrics.exposition().decode()
