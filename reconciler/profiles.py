@@ -22,14 +22,11 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-import structlog
 
 from kernel.records import Platform
 from kernel.settings import ReconcilerSettings, Secret
 from kernel.sqlfiles import statement
 from reconciler.graph import CallStats, GraphClient, GraphError, GraphPermanent
-
-log = structlog.get_logger("convsync.reconciler")
 
 FIELDS: dict[str, str] = {
     "messenger": "first_name,last_name,profile_pic",
@@ -52,6 +49,7 @@ class PassResult:
     read: int = 0
     refused: int = 0
     stopped: str | None = None  # why the pass ended early, in words without secrets
+    graph_calls: int = 0  # every attempt, retries included
 
 
 def fields_for(platform: Platform) -> str:
@@ -97,7 +95,7 @@ async def read_profiles(pool: asyncpg.Pool, graph: GraphClient, *, page_id: str,
         except GraphError as exc:
             code = refusal_code(exc)
             if code is None:
-                return PassResult(read, refused, f"{exc.__class__.__name__}: {exc}")
+                return PassResult(read, refused, f"{exc.__class__.__name__}: {exc}", stats.calls)
             async with pool.acquire() as conn:
                 await conn.execute(statement("reconciler", "record_refusal"), page_id, user_id, platform, code)
             refused += 1
@@ -107,4 +105,4 @@ async def read_profiles(pool: asyncpg.Pool, graph: GraphClient, *, page_id: str,
             await conn.execute(statement("reconciler", "record_profile"), page_id, user_id, platform, p.name,
                                p.first_name, p.last_name, p.username, p.profile_pic_url)
         read += 1
-    return PassResult(read, refused)
+    return PassResult(read, refused, None, stats.calls)

@@ -122,6 +122,7 @@ async def _read_profiles(ctx: RunContext, lease: Lease, plan: WalkPlan, result: 
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
         log.warning("profiles_failed", page_id=lease.page_id, error=exc.__class__.__name__)
         return
+    metrics.GRAPH_CALLS.labels(lease.page_id).inc(done.graph_calls)  # not on the run's row: it had ended
     metrics.PROFILES.labels("read").inc(done.read)
     metrics.PROFILES.labels("refused").inc(done.refused)
     if done.read or done.refused or done.stopped:
