@@ -50,18 +50,20 @@ def build_app(settings: Settings) -> Starlette:
     if settings.admin.admin_token is None or settings.database.url is None:
         log.info("admin_api_disabled", reason="CONVSYNC_ADMIN_TOKEN and CONVSYNC_DATABASE_URL enable it")
         return create_app(settings)
-    from reconciler.admin import admin_api
-    from replay.admin import replay_api
+    from console.app import Console
+    from reconciler.admin import AdminApi
+    from replay.admin import ReplayApi
 
     from reconciler import metrics as reconciler_metrics
 
     from kernel.bearer import FailedAuth
 
     failures = FailedAuth(limit=settings.admin.auth_failures_per_minute)  # one count for every admin route
-    routes, lifespan = admin_api(settings, failures)
-    replay_routes, replay_lifespan = replay_api(settings, failures)
+    admin, replays = AdminApi(settings, failures), ReplayApi(settings, failures)
+    console = Console(settings, admin, replays, failures)  # the operator's web page, on the admin API's resources
     # /metrics also shows what the syncs this process ran counted (gaps found, Graph calls, throttles)
-    return create_app(settings, extra_routes=[*routes, *replay_routes], extra_lifespans=[lifespan, replay_lifespan],
+    return create_app(settings, extra_routes=[*admin.routes(), *replays.routes(), *console.routes()],
+                      extra_lifespans=[admin.lifespan, replays.lifespan, console.lifespan],
                       extra_metrics=[reconciler_metrics.exposition])
 
 

@@ -11,9 +11,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.table import Table
 
+from kernel.lag import GroupLag
 from kernel.settings import KafkaSettings
 from kernel.sqlfiles import statement
 
@@ -83,7 +83,7 @@ class Collector:
     database_url: str
     kafka: KafkaSettings
     group_id: str
-    _consumer: AIOKafkaConsumer | None = field(default=None, init=False)
+    _lag: GroupLag | None = field(default=None, init=False)
 
     async def database(self) -> tuple[int, int, int, tuple[PageStatus, ...]]:
         conn = await asyncpg.connect(self.database_url)
@@ -98,23 +98,10 @@ class Collector:
         return int(totals["messages"]), int(totals["conversations"]), int(totals["gaps"]), pages
 
     async def lag(self) -> int | None:
-        if self._consumer is None:
-            self._consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka.bootstrap, group_id=self.group_id,
-                                              enable_auto_commit=False)
-            await self._consumer.start()
-            await self._consumer.topics()  # fetch metadata once, so the partitions are known
-        partitions = (self._consumer.partitions_for_topic(self.kafka.topics.events)
-                      or set(range(self.kafka.events_partitions)))  # as convsync creates the topic
-        tps = [TopicPartition(self.kafka.topics.events, p) for p in partitions]
-        if not tps:
-            return None
-        ends = await self._consumer.end_offsets(tps)
-        total = 0
-        for tp in tps:
-            committed = await self._consumer.committed(tp) or 0
-            total += max(0, ends[tp] - committed)
-        return total
+        if self._lag is None:
+            self._lag = GroupLag(self.kafka, self.group_id)
+        return await self._lag.records()
 
     async def close(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
+        if self._lag is not None:
+            await self._lag.close()

@@ -116,6 +116,10 @@ class AdminSettings:
     port: int | None = None
     host: str = "127.0.0.1"
     auth_failures_per_minute: int = 20  # CONVSYNC_ADMIN_AUTH_FAILURES_PER_MINUTE: then 429 for that client
+    console_session_s: int = 28_800  # CONVSYNC_CONSOLE_SESSION_S: a console login lasts this long
+    # CONVSYNC_CONSOLE_SECURE_COOKIE: the session cookie is Secure always (behind a TLS-ending proxy),
+    # not only when the request itself came over HTTPS
+    console_secure_cookie: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +346,10 @@ def _build(r: _Reader) -> Settings:
                             port=r.parsed("ADMIN_PORT", _port, None, "a TCP port (1-65535)"),
                             host=r.raw("ADMIN_HOST") or "127.0.0.1",
                             auth_failures_per_minute=r.parsed("ADMIN_AUTH_FAILURES_PER_MINUTE", _positive_int, 20,
-                                                              "a positive integer")),
+                                                              "a positive integer"),
+                            console_session_s=r.parsed("CONSOLE_SESSION_S", _positive_int, 28_800,
+                                                       "a positive integer (seconds)"),
+                            console_secure_cookie=r.parsed("CONSOLE_SECURE_COOKIE", _bool, False, "true or false")),
         consumer=_consumer_settings(r),
         graph=_graph_settings(r, app_secrets),
         reconciler=_reconciler_settings(r),

@@ -73,6 +73,8 @@ class AdminApi:
             Route("/admin/pages/{page_id}", g(self.remove_page), methods=["DELETE"]),
             Route("/admin/pages/{page_id}/sync", g(self.sync_page), methods=["POST"]),
             Route("/admin/pages/{page_id}/subscribe", g(self.subscribe), methods=["POST"]),
+            Route("/admin/pages/{page_id}/pause", g(self.pause), methods=["POST"]),
+            Route("/admin/pages/{page_id}/resume", g(self.resume), methods=["POST"]),
             Route("/admin/sync-all", g(self.sync_all), methods=["POST"]),
             Route("/admin/sync-runs", g(self.list_runs), methods=["GET"]),
             Route("/admin/sync-runs/{run_id}", g(self.get_run), methods=["GET"]),
@@ -124,6 +126,20 @@ class AdminApi:
         found = await SubscriptionChecker(self.reconciler).check(page_id(request.path_params["page_id"]), fix=True)
         return JSONResponse(found.as_json()) if found else _error(404, "unknown page")
 
+    async def pause(self, request: Request) -> Response:
+        return await self._set_paused(request, True)
+
+    async def resume(self, request: Request) -> Response:
+        return await self._set_paused(request, False)
+
+    async def _set_paused(self, request: Request, paused: bool) -> Response:
+        """An active page paused (no syncs; webhooks still stored) or a paused one resumed; 200 with
+        the status it has now (a needs_reauth page stays so), 404 for an unknown page."""
+        wanted = page_id(request.path_params["page_id"])
+        async with self.reconciler.ctx.pool.acquire() as conn:
+            status = await pages.set_paused(conn, wanted, paused)
+        return JSONResponse({"page_id": wanted, "status": status}) if status else _error(404, "unknown page")
+
     async def sync_all(self, request: Request) -> Response:
         mode = sync_mode(json_object(await request.body(), empty_ok=True))
         started, skipped = await self.reconciler.start_all(mode, "admin")
@@ -156,10 +172,3 @@ class AdminApi:
         started, skipped = await self.reconciler.start_all("auto", "compat")
         results = [compat.page_result(s.page_id, s.name, await self.reconciler.finished(s)) for s in started]
         return JSONResponse(compat.sync_all_answer(results, skipped))
-
-
-def admin_api(settings: Settings, failures: FailedAuth | None = None
-              ) -> tuple[list[BaseRoute], Callable[[Starlette], Any]]:
-    """The routes and the lifespan to compose into `ingest.app.create_app` (what `convsync serve` does)."""
-    api = AdminApi(settings, failures)
-    return api.routes(), api.lifespan

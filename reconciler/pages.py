@@ -57,6 +57,12 @@ async def remove(conn: Conn, page_id: str) -> bool:
     return await conn.fetchval(sql("remove_page"), page_id) is not None
 
 
+async def set_paused(conn: Conn, page_id: str, paused: bool) -> str | None:
+    """Pause an active page or resume a paused one; the status afterwards, None for an unknown page."""
+    status: str | None = await conn.fetchval(sql("set_page_paused"), page_id, paused)
+    return status
+
+
 async def public_rows(conn: Conn, page_id: str | None = None) -> list[dict[str, Any]]:
     """Pages as the admin API shows them: never the token."""
     return [dict(r) for r in await conn.fetch(sql("page_rows"), page_id)]

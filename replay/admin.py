@@ -16,8 +16,8 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
+
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -90,9 +90,3 @@ class ReplayApi:
 
     async def recent(self, request: Request) -> Response:
         return JSONResponse({"replays": await self.replays.recent()})
-
-
-def replay_api(settings: Settings, failures: FailedAuth | None = None
-               ) -> tuple[list[BaseRoute], Callable[[Starlette], Any]]:
-    api = ReplayApi(settings, failures)
-    return api.routes(), api.lifespan

@@ -52,6 +52,7 @@ GRANT SELECT ON conversations, messages, reactions, conversation_events, contact
 GRANT INSERT, UPDATE ON contacts TO convsync_reconciler, convsync_admin;
 GRANT INSERT, DELETE ON pages TO convsync_admin;
 GRANT SELECT, INSERT, UPDATE ON replays TO convsync_admin;
+GRANT SELECT, INSERT, DELETE ON console_sessions TO convsync_admin;  -- the console's logins
 
 -- analysts: everything but the tokens (every column of pages except access_token, as they are now)
 GRANT SELECT ON conversations, messages, reactions, conversation_events, contacts, sync_runs, replays
