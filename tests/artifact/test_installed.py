@@ -29,7 +29,7 @@ from tests.support.infra import Infra
 
 pytestmark = [pytest.mark.artifact, pytest.mark.integration]
 
-PACKAGES = ("convsync", "kernel", "ingest", "consumers", "reconciler", "replay", "emulator", "migrations")
+PACKAGES = ("convsync", "kernel", "ingest", "consumers", "reconciler", "replay", "console", "emulator", "migrations")
 
 
 def _convsync(installed: Installed, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -79,6 +79,21 @@ async def _full_sync(system: System, page_id: str) -> dict[str, object]:
     return answer
 
 
+async def _console_shows(system: System, page_id: str) -> None:
+    """The installed serve's console: a login (a session row written by serve's own database role),
+    then the pages view from the wheel's templates, and its stylesheet from the wheel's static files."""
+    console = system.serve_url + "/admin/console"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(console + "/login", data={"token": system.admin_token}, allow_redirects=False) as r:
+            assert r.status == 303, await r.text()
+            cookie = r.headers["Set-Cookie"].split(";", 1)[0]
+        async with http.get(console, headers={"Cookie": cookie}) as r:
+            html = await r.text()
+            assert r.status == 200 and page_id in html and "succeeded" in html, html[:2000]
+        async with http.get(console + "/static/console.css") as r:
+            assert r.status == 200 and "font" in await r.text()
+
+
 async def test_installed_roles_write_a_webhook_and_a_full_sync(installed: Installed, infra: Infra,
                                                                kafka: KafkaSettings, tmp_path: Path) -> None:
     url = await create_database(infra.database_url, None)  # empty: the installed `migrate` builds it
@@ -120,6 +135,7 @@ async def test_installed_roles_write_a_webhook_and_a_full_sync(installed: Instal
 
             await wait_until(replay_done, timeout_s=60, what="the dry-run replay")
             assert (replayed["status"], replayed["matched"], replayed["produced"]) == ("succeeded", 1, 0), replayed
+            await _console_shows(system, page_id)
             system.procs.check_alive()  # serve, consume and reconcile all still running
     finally:
         await drop_database(infra.database_url, url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 from pathlib import Path
 
@@ -66,6 +67,10 @@ async def test_login_gives_a_strict_http_only_cookie_and_wrong_tokens_are_refuse
         assert "max-age=28800" in attributes
         status, html = await operator.get(CONSOLE)
         assert status == 200 and all(p in html for p in stack.page_ids)
+        for view in VIEWS[:-1]:  # every link and form of every view stays inside the console
+            status, html = await operator.get(CONSOLE + view.format(page=stack.page_ids[0]))
+            targets = re.findall(r'(?:href|action|src)="(/[^"]*)"', html)
+            assert status == 200 and targets and all(t.startswith(CONSOLE) for t in targets), (view, targets)
         assert ADMIN_TOKEN not in html and "EAA" not in html  # neither the admin token nor a page token
         stored = await conn.fetch("SELECT session_hash, csrf_token FROM console_sessions")
         assert len(stored) == 2 and all(operator.cookie.split("=", 1)[1].encode() not in bytes(r[0]) for r in stored)
