@@ -136,6 +136,8 @@ async def _run(stack: EmbeddedStack, procs: Processes, folder: Path, options: De
     procs.start("reconcile", "reconcile")
     await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{serve_port}/healthz", serve)
     console.print(f"serve       http://127.0.0.1:{serve_port}  (webhook /webhook, admin /admin, metrics /metrics)")
+    console.print(f"console     http://127.0.0.1:{serve_port}/admin/console  (log in with CONVSYNC_ADMIN_TOKEN "
+                  f"from {folder / 'dev-secrets.json'})")
     config = _emulator_config(options, graph_port, f"http://127.0.0.1:{serve_port}/webhook",
                               secret_env["CONVSYNC_APP_SECRETS"])
     async with run_emulator(config) as emu:
