@@ -71,11 +71,11 @@ def merge(rows: Iterable[Rows]) -> Batch:
     items = list(rows)
     return Batch(
         conversations=_conversations(items),
-        messages=_dedupe((r for x in items for r in x.messages), lambda m: m.mid, merge_messages),
-        reactions=_dedupe((r for x in items for r in x.reactions), lambda r: (r.mid, r.user_id), _newest_reaction),
-        edits=_dedupe((r for x in items for r in x.edits), lambda e: e.mid, _highest_edit),
-        deletes=_dedupe((r for x in items for r in x.deletes), lambda d: d.mid, _earliest("deleted_ms")),
-        reads=_dedupe((r for x in items for r in x.reads), lambda r: (r.mid, r.reader_id), _earliest("read_ms")),
+        messages=_dedupe((r for x in items for r in x.messages), lambda m: (m.page_id, m.mid), merge_messages),
+        reactions=_dedupe((r for x in items for r in x.reactions), lambda r: (r.page_id, r.mid, r.user_id), _newest_reaction),
+        edits=_dedupe((r for x in items for r in x.edits), lambda e: (e.page_id, e.mid), _highest_edit),
+        deletes=_dedupe((r for x in items for r in x.deletes), lambda d: (d.page_id, d.mid), _earliest("deleted_ms")),
+        reads=_dedupe((r for x in items for r in x.reads), lambda r: (r.page_id, r.mid, r.reader_id), _earliest("read_ms")),
         events=_dedupe((r for x in items for r in x.events), lambda e: e.event_key, lambda a, _: a),
         spans=_dedupe((r for x in items for r in x.spans), lambda s: s, lambda a, _: a),
         contacts=_dedupe((r for x in items for r in x.contacts), lambda c: (c.page_id, c.user_id), _named),

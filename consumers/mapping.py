@@ -203,6 +203,7 @@ def _reaction(record: EventRecord) -> Rows:
     reactor = _text(_object(record.event, "sender"), "id")
     unreact = reaction.get("action") == "unreact"
     row = ReactionRow(
+        page_id=record.page_id,
         mid=_text(reaction, "mid"),
         user_id=reactor,
         reaction=None if unreact else _optional_str(reaction.get("reaction")),

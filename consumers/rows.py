@@ -84,6 +84,7 @@ class MessageRow:
 class ReactionRow:
     """A react (reaction set) or unreact (reaction None) by `user_id` on `mid`; newest event wins."""
 
+    page_id: str
     mid: str
     user_id: str
     reaction: str | None

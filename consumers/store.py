@@ -35,6 +35,8 @@ from consumers.rows import (
 )
 from kernel.sqlfiles import StatementMissing, statement
 
+MessageKey = tuple[str, str]  # (page_id, mid): a message's key, as in the messages table
+
 # Every statement write_batch runs (tests/consumers/test_statements.py keeps this list complete).
 STATEMENTS = (
     "upsert_conversations", "upsert_messages", "upsert_reactions", "upsert_message_edits",
@@ -161,13 +163,21 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch, *, graph_unsends: 
 
 async def _apply_pending(conn: asyncpg.Connection, b: Batch) -> list[asyncpg.Record]:
     """Edits and deletes of this batch, and those waiting for a message that arrived in it."""
-    edit_mids = sorted({m.mid for m in b.messages} | {e.mid for e in b.edits})
-    delete_mids = sorted({m.mid for m in b.messages} | {d.mid for d in b.deletes})
-    edited = await conn.fetch(sql("apply_message_edits"), edit_mids) if edit_mids else []
-    deleted = await conn.fetch(sql("apply_message_deletes"), delete_mids) if delete_mids else []
+    arrived = {(m.page_id, m.mid) for m in b.messages}
+    edited = await _apply(conn, "apply_message_edits", arrived | {(e.page_id, e.mid) for e in b.edits})
+    deleted = await _apply(conn, "apply_message_deletes", arrived | {(d.page_id, d.mid) for d in b.deletes})
     seen = [m for m in b.messages if m.graph_text is not None and m.graph_observed_ms is not None]
-    repaired = await _upsert(conn, "apply_graph_texts", _columns(seen, ("mid", "graph_text", "graph_observed_ms")))
+    repaired = await _upsert(conn, "apply_graph_texts",
+                             _columns(seen, ("page_id", "mid", "graph_text", "graph_observed_ms")))
     return [*edited, *deleted, *repaired]
+
+
+async def _apply(conn: asyncpg.Connection, name: str, keys: set[MessageKey]) -> list[asyncpg.Record]:
+    """Run an apply_* statement over (page_id, mid) keys, in one order across concurrent writers."""
+    if not keys:
+        return []
+    ordered = sorted(keys)
+    return await conn.fetch(sql(name), [k[0] for k in ordered], [k[1] for k in ordered])
 
 
 async def _refresh(conn: asyncpg.Connection, b: Batch, applied: list[asyncpg.Record]) -> set[ThreadKey]:
@@ -183,20 +193,20 @@ def _result(b: Batch, convs: list[asyncpg.Record], msgs: list[asyncpg.Record],
             refreshed: set[ThreadKey]) -> WriteResult:
     conv_inserted = {(r["page_id"], r["user_id"]) for r in convs if r["inserted"]}
     conv_touched = {(r["page_id"], r["user_id"]) for r in convs} | refreshed
-    msg_inserted = {r["mid"] for r in msgs if r["inserted"]}
-    msg_touched = {r["mid"] for r in msgs} | {r["mid"] for r in applied}
+    msg_inserted = {(r["page_id"], r["mid"]) for r in msgs if r["inserted"]}
+    msg_touched = {(r["page_id"], r["mid"]) for r in msgs} | {(r["page_id"], r["mid"]) for r in applied}
     inserted = {"conversations": len(conv_inserted), "messages": len(msg_inserted)}
     updated = {"conversations": len(conv_touched - conv_inserted), "messages": len(msg_touched - msg_inserted)}
     for table, rows in counted.items():
         inserted[table] = sum(1 for r in rows if r["inserted"])
         updated[table] = len(rows) - inserted[table]
     # a run is credited with what its own rows changed, not with edits/deletes applied to them
-    msg_upserted = {r["mid"] for r in msgs}
+    msg_upserted = {(r["page_id"], r["mid"]) for r in msgs}
     return WriteResult(inserted, updated, _run_counts(b, conv_inserted, conv_touched, msg_inserted, msg_upserted))
 
 
 def _run_counts(b: Batch, conv_inserted: set[ThreadKey], conv_touched: set[ThreadKey],
-                msg_inserted: set[str], msg_touched: set[str]) -> dict[str, RunCounts]:
+                msg_inserted: set[MessageKey], msg_touched: set[MessageKey]) -> dict[str, RunCounts]:
     """What each run's graph records did. A row a webhook of the same batch also brought counts as the
     webhook's (as it would had the webhook come in an earlier batch), so counts do not depend on batching."""
     counts: Counter[tuple[str, str]] = Counter()
@@ -206,9 +216,10 @@ def _run_counts(b: Batch, conv_inserted: set[ThreadKey], conv_touched: set[Threa
             counts[(c.snapshot.run_id, "inserted" if created else "updated")] += 1
             counts[(c.snapshot.run_id, "conversations")] += 1
     for m in b.messages:
-        if m.run_id is not None and m.source == "graph" and m.mid in msg_touched:
-            counts[(m.run_id, "inserted" if m.mid in msg_inserted else "updated")] += 1
-            counts[(m.run_id, "gap")] += m.mid in msg_inserted
+        key = (m.page_id, m.mid)
+        if m.run_id is not None and m.source == "graph" and key in msg_touched:
+            counts[(m.run_id, "inserted" if key in msg_inserted else "updated")] += 1
+            counts[(m.run_id, "gap")] += key in msg_inserted
     run_ids = sorted({c.snapshot.run_id for c in b.conversations if c.snapshot}
                      | {m.run_id for m in b.messages if m.run_id})
     return {r: RunCounts(counts[(r, "inserted")], counts[(r, "updated")], counts[(r, "gap")],

@@ -229,8 +229,8 @@ async def _compare_conversations(
 
 async def _compare_reactions(conn: asyncpg.Connection, exp: Expected, pages: list[str], diff: Diff) -> None:
     sql = (
-        "SELECT r.mid, r.user_id, r.reaction, r.emoji FROM reactions r JOIN messages m ON m.mid = r.mid "
-        "WHERE m.page_id = ANY($1::text[]) AND r.reaction IS NOT NULL"
+        "SELECT r.mid, r.user_id, r.reaction, r.emoji FROM reactions r "
+        "WHERE r.page_id = ANY($1::text[]) AND r.reaction IS NOT NULL"
     )
 
     def checks(r: ReactionRow, row: asyncpg.Record) -> Checks:

@@ -150,7 +150,10 @@ MESSAGING_FIELDS: tuple[str, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class ReconcilerSettings:
-    interval_s: float = 300.0
+    interval_s: float = 300.0  # CONVSYNC_RECONCILE_INTERVAL_S: an active page's interval
+    max_interval_s: float = 3600.0  # CONVSYNC_RECONCILE_MAX_INTERVAL_S: a quiet page's at most
+    urgent_s: float = 60.0  # CONVSYNC_RECONCILE_URGENT_S: a suspicious page is synced again this soon
+    app_calls_per_second: float = 40.0  # CONVSYNC_GRAPH_APP_CALLS_PER_SECOND: the app's budget, all replicas
     overlap_s: float = 900.0
     lease_s: float = 60.0  # CONVSYNC_SYNC_LEASE_S: renewed every third of it while a run works
     max_parallel_pages: int = 8
@@ -424,6 +427,10 @@ def _reconciler_settings(r: _Reader) -> ReconcilerSettings:
     d = _defaults(ReconcilerSettings)
     return ReconcilerSettings(
         interval_s=r.parsed("RECONCILE_INTERVAL_S", _positive_float, d["interval_s"], "seconds > 0"),
+        max_interval_s=r.parsed("RECONCILE_MAX_INTERVAL_S", _positive_float, d["max_interval_s"], "seconds > 0"),
+        urgent_s=r.parsed("RECONCILE_URGENT_S", _positive_float, d["urgent_s"], "seconds > 0"),
+        app_calls_per_second=r.parsed("GRAPH_APP_CALLS_PER_SECOND", _positive_float, d["app_calls_per_second"],
+                                      "calls per second > 0"),
         overlap_s=r.parsed("SYNC_OVERLAP_S", _positive_float, d["overlap_s"], "seconds > 0"),
         lease_s=r.parsed("SYNC_LEASE_S", _positive_float, d["lease_s"], "seconds > 0"),
         max_parallel_pages=r.parsed("SYNC_MAX_PARALLEL_PAGES", _positive_int, d["max_parallel_pages"],

@@ -20,20 +20,22 @@ from kernel.sqlfiles import statement
 from reconciler.db import Conn
 
 
-async def pending_snapshots(conn: Conn, check: Sequence[tuple[str, datetime]]) -> int:
+async def pending_snapshots(conn: Conn, page_id: str, check: Sequence[tuple[str, datetime]]) -> int:
+    """How many of a page's (graph id, updated_time) snapshots are not in the database yet."""
     if not check:
         return 0
-    count: int = await conn.fetchval(statement("reconciler", "pending_snapshots"), [g for g, _ in check], [u for _, u in check])
+    count: int = await conn.fetchval(statement("reconciler", "pending_snapshots"), [g for g, _ in check],
+                                     [u for _, u in check], page_id)
     return count
 
 
-async def wait_applied(pool: asyncpg.Pool, check: Sequence[tuple[str, datetime]], timeout_s: float,
+async def wait_applied(pool: asyncpg.Pool, page_id: str, check: Sequence[tuple[str, datetime]], timeout_s: float,
                        poll_s: float = 0.1) -> bool:
     """True once every snapshot of `check` is in the database, False when `timeout_s` ran out first."""
     deadline = time.monotonic() + timeout_s
     while True:
         async with pool.acquire() as conn:
-            if await pending_snapshots(conn, check) == 0:
+            if await pending_snapshots(conn, page_id, check) == 0:
                 return True
         if time.monotonic() >= deadline:
             return False

@@ -46,10 +46,11 @@ class GovernorState:
     paused_until: float = 0.0
     usage_percent: float = 0.0
 
-    def reserve(self, policy: GovernorPolicy, now: float) -> tuple[float, GovernorState]:
-        """When the caller may start, and the state after it takes that slot."""
+    def reserve(self, policy: GovernorPolicy, now: float, app_percent: float = 0.0) -> tuple[float, GovernorState]:
+        """When the caller may start, and the state after it takes that slot. `app_percent`: the app's
+        usage as any replica last saw it (`AppUsage`), which slows every page as it fills."""
         start = max(now, self.next_start, self.paused_until)
-        return start, replace(self, next_start=start + policy.interval_s(self.usage_percent))
+        return start, replace(self, next_start=start + policy.interval_s(max(self.usage_percent, app_percent)))
 
     def observe(self, usage: Usage) -> GovernorState:
         """Take the reported usage into the pace. The regain time is not a pause here: it only binds
@@ -66,6 +67,24 @@ async def _sleep(seconds: float) -> None:
 
 
 @dataclass(slots=True)
+class AppUsage:
+    """Meta's report of the whole app's usage (`X-App-Usage`, the highest of its percentages): what
+    this process saw last, and what the replicas share through PostgreSQL (`reconciler.replicas`)."""
+
+    seen_percent: float | None = None  # from this process's own answers since the last share
+    shared_percent: float = 0.0  # the newest report of any replica
+
+    def observe(self, percent: float | None) -> None:
+        if percent is not None:
+            self.seen_percent = percent
+            self.shared_percent = percent
+
+    @property
+    def percent(self) -> float:
+        return self.shared_percent
+
+
+@dataclass(slots=True)
 class PageGovernor:
     """One page's pace, shared by every task calling for that page in this process."""
 
@@ -73,10 +92,11 @@ class PageGovernor:
     clock: Clock = time.monotonic
     sleep: Sleep = _sleep
     state: GovernorState = field(default_factory=GovernorState)
+    app: AppUsage = field(default_factory=AppUsage)
 
     async def turn(self) -> None:
         """Wait until this caller may start its call (the slot is taken before sleeping)."""
-        start, self.state = self.state.reserve(self.policy, self.clock())
+        start, self.state = self.state.reserve(self.policy, self.clock(), self.app.percent)
         delay = start - self.clock()
         if delay > 0:
             await self.sleep(delay)
@@ -97,8 +117,9 @@ class Governors:
     clock: Clock = time.monotonic
     sleep: Sleep = _sleep
     by_page: dict[str, PageGovernor] = field(default_factory=dict)
+    app: AppUsage = field(default_factory=AppUsage)
 
     def for_page(self, page_id: str) -> PageGovernor:
         if page_id not in self.by_page:
-            self.by_page[page_id] = PageGovernor(self.policy, self.clock, self.sleep)
+            self.by_page[page_id] = PageGovernor(self.policy, self.clock, self.sleep, app=self.app)
         return self.by_page[page_id]

@@ -31,7 +31,7 @@ from kernel.settings import GraphSettings, Secret
 from reconciler.classify import Verdict, VerdictKind, classify
 from reconciler.governor import Governors, PageGovernor
 from reconciler.retry import Attempts, RetryPolicy
-from reconciler.usage import parse_usage
+from reconciler.usage import app_percent, parse_usage
 
 
 class GraphError(Exception):
@@ -158,6 +158,7 @@ class GraphClient:
             async with self.session.request(method, self.url(path), params=query) as response:
                 raw = await response.read()
                 usage = parse_usage(response.headers, page_id)
+                self.governors.app.observe(app_percent(response.headers))
                 status, read_at = response.status, meta_time_ms(response.headers)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             return Verdict("transient", None, f"network: {exc.__class__.__name__}"), {}, None

@@ -3,33 +3,38 @@ check the webhook subscription of the pages whose check is due (`reconciler.subs
 CONVSYNC_APP_ID set), repairing it and syncing the page when Meta stopped delivering.
 
 Safe to run several: a page is leased by one replica at a time (`FOR UPDATE SKIP LOCKED`), and a
-run's end schedules the page's next sync one interval later plus jitter, so replicas spread out.
+run's end schedules the page's next sync as `reconciler.schedule` decides (jittered, so replicas spread out),
+and each replica leases only its share of the app's Graph call budget (`reconciler.replicas`).
 Pages that need a new token are never leased; a failed run just waits for its next turn.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import asyncpg
 import structlog
 
 from kernel.sqlfiles import statement
-from reconciler import metrics, pages
+from reconciler import metrics, pages, replicas
+from reconciler.db import Conn
 from reconciler.service import Reconciler
 from reconciler.subscriptions import SubscriptionChecker
 
 log = structlog.get_logger("convsync.reconciler")
+REPLICA_WINDOW_POLLS = 3  # a replica silent this many polls no longer shares the budget
 
 
 async def lease_and_launch(reconciler: Reconciler) -> int:
-    """One tick: lease as many due pages as there are free slots and start their runs, then measure
-    how far the schedule is behind (`convsync_schedule_behind`: the pages still due and unsynced)."""
-    free, settings, leases = reconciler.free_slots(), reconciler.ctx.settings, []
+    """One tick: take this replica's share of the app's call budget (`reconciler.replicas`), lease as
+    many due pages as that leaves free slots and start their runs, then measure how far the schedule
+    is behind (`convsync_schedule_behind`: the pages still due and unsynced)."""
+    settings, leases = reconciler.ctx.settings, []
     async with reconciler.ctx.pool.acquire() as conn:
+        await take_share(reconciler, conn)
+        free = reconciler.free_slots()
         if free > 0:
-            leases = await pages.lease_due(conn, reconciler.owner, settings.lease_s, free)
+            leases = await pages.lease_due(conn, reconciler.owner, settings.lease_s, free, settings.interval_s)
         behind = await conn.fetchrow(statement("reconciler", "schedule_behind"))
     if behind is not None:  # one aggregate row, always
         metrics.SCHEDULE_BEHIND.set(behind["behind"])
@@ -37,6 +42,32 @@ async def lease_and_launch(reconciler: Reconciler) -> int:
     for lease in leases:
         await reconciler.launch(lease, "auto", "timer")
     return len(leases)
+
+
+async def _next_tick(reconciler: Reconciler, stop: asyncio.Event) -> None:
+    """Until `poll_s` passed, a run ended (its slot is free: a due page need not wait a whole poll),
+    or `stop` was set."""
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(reconciler.slot_freed.wait())]
+    try:
+        await asyncio.wait(waits, timeout=reconciler.ctx.settings.poll_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+    reconciler.slot_freed.clear()
+
+
+async def take_share(reconciler: Reconciler, conn: Conn) -> None:
+    """Say this replica is alive with the app usage it saw; take its share of the call budget and
+    pace every page by the newest usage any replica saw."""
+    share = await replicas.heartbeat(conn, reconciler.owner, reconciler.app.seen_percent,
+                                     REPLICA_WINDOW_POLLS * reconciler.ctx.settings.poll_s)
+    reconciler.app.seen_percent = None
+    reconciler.app.shared_percent = share.app_percent
+    reconciler.budget_slots = reconciler.policy.parallel_pages(share.replicas, share.app_percent)
+    metrics.REPLICAS.set(share.replicas)
+    metrics.APP_USAGE.set(share.app_percent)
+    metrics.PARALLEL_PAGES.set(min(reconciler.budget_slots, reconciler.ctx.settings.max_parallel_pages))
 
 
 async def reconcile_forever(reconciler: Reconciler, stop: asyncio.Event) -> None:
@@ -50,7 +81,6 @@ async def reconcile_forever(reconciler: Reconciler, stop: asyncio.Event) -> None
             await checker.check_due(reconciler.ctx.settings.max_parallel_pages)
         except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:  # DB away: next tick
             log.warning("reconcile_tick_failed", error=exc.__class__.__name__)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), reconciler.ctx.settings.poll_s)
+        await _next_tick(reconciler, stop)
     await reconciler.drain()
     log.info("reconcile_loop_stopped", owner=reconciler.owner)

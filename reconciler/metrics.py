@@ -7,7 +7,7 @@ are applied this process adds them here.
 
 from __future__ import annotations
 
-from prometheus_client import REGISTRY, Counter, Gauge, generate_latest
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
 
 RUNS = Counter("convsync_reconciler_runs_total", "Sync runs finished.", ["mode", "status"])
 GRAPH_CALLS = Counter("convsync_reconciler_graph_calls_total", "Graph API calls made.", ["page_id"])
@@ -38,6 +38,20 @@ SCHEDULE_LATEST = Gauge(
     "convsync_schedule_most_overdue_seconds",
     "How long the most overdue of those pages has been due, after this replica's last tick.",
 )
+
+STALENESS = Histogram(
+    "convsync_sync_staleness_seconds",
+    "Time since a page's previous sync started, when its next one starts, by the page's class "
+    "(suspicious, active, quiet: reconciler.schedule).",
+    ["page_class"],
+    buckets=(30, 60, 120, 300, 600, 900, 1800, 3600, 5400, 7200, 14400, float("inf")),
+)
+PARALLEL_PAGES = Gauge(
+    "convsync_reconciler_parallel_pages",
+    "Runs this replica may have at once: its share of the app's Graph call budget (reconciler.schedule).",
+)
+REPLICAS = Gauge("convsync_reconciler_replicas", "Live reconciler replicas sharing the app's call budget.")
+APP_USAGE = Gauge("convsync_graph_app_usage_percent", "Meta's newest report of the app's usage, from any replica.")
 
 
 def exposition() -> bytes:

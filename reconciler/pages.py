@@ -17,6 +17,7 @@ import asyncpg
 from kernel.records import Platform
 from kernel.sqlfiles import statement
 from reconciler.db import Conn
+from reconciler.schedule import NextSync
 
 
 def sql(name: str) -> str:
@@ -33,6 +34,10 @@ class Lease:
     last_synced_at: datetime | None
     token_ciphertext: bytes | None = field(repr=False)
     graph_page_id: str = ""  # the Graph node its inbox is listed at (DESIGN §2); "" means page_id
+    priority: int = 0  # 1: leased as suspicious (reconciler.schedule)
+    quiet_runs: int = 0
+    staleness_s: float | None = None  # since its previous sync started; None: its first
+    since_gaps_s: float | None = None  # since a run last found messages webhooks had missed; None: never
 
     def __post_init__(self) -> None:
         if not self.graph_page_id:
@@ -41,7 +46,8 @@ class Lease:
 
 def _lease(row: asyncpg.Record) -> Lease:
     return Lease(row["page_id"], row["platform"], row["name"], row["lease_owner"], row["lease_epoch"],
-                 row["last_synced_at"], row["access_token"], row["graph_page_id"])
+                 row["last_synced_at"], row["access_token"], row["graph_page_id"], row["sync_priority"],
+                 row["quiet_runs"], row["staleness_s"], row["since_gaps_s"])
 
 
 async def upsert(conn: Conn, page_id: str, platform: str, name: str, ciphertext: bytes,
@@ -68,14 +74,15 @@ async def public_rows(conn: Conn, page_id: str | None = None) -> list[dict[str, 
     return [dict(r) for r in await conn.fetch(sql("page_rows"), page_id)]
 
 
-async def lease_due(conn: Conn, owner: str, lease_s: float, limit: int) -> list[Lease]:
-    """Lease up to `limit` active pages whose next sync is due and that nobody holds."""
-    return [_lease(r) for r in await conn.fetch(sql("lease_pages"), owner, lease_s, None, limit)]
+async def lease_due(conn: Conn, owner: str, lease_s: float, limit: int, interval_s: float) -> list[Lease]:
+    """Lease up to `limit` active pages whose next sync is due and that nobody holds; a quiet page is
+    due too once a webhook brought it a message `interval_s` ago or more (it is active again)."""
+    return [_lease(r) for r in await conn.fetch(sql("lease_pages"), owner, lease_s, None, limit, interval_s)]
 
 
 async def lease_page(conn: Conn, page_id: str, owner: str, lease_s: float) -> Lease | None:
     """Lease one active page now (an on-demand sync), or None when it is held, unknown or not active."""
-    row = await conn.fetchrow(sql("lease_pages"), owner, lease_s, page_id, 1)
+    row = await conn.fetchrow(sql("lease_pages"), owner, lease_s, page_id, 1, 0.0)
     return None if row is None else _lease(row)
 
 
@@ -90,8 +97,18 @@ async def renew(conn: Conn, lease: Lease, lease_s: float) -> bool:
     return status.endswith(" 1")
 
 
-async def release(conn: Conn, lease: Lease, next_sync_in_s: float) -> None:
-    await conn.execute(sql("release_lease"), lease.page_id, lease.owner, lease.epoch, next_sync_in_s)
+async def release(conn: Conn, lease: Lease, next_sync: NextSync) -> None:
+    await conn.execute(sql("release_lease"), lease.page_id, lease.owner, lease.epoch, next_sync.in_s,
+                       next_sync.priority, next_sync.quiet_runs)
+
+
+async def is_silent(conn: Conn, page_id: str) -> bool:
+    return bool(await conn.fetchval("SELECT silent FROM pages WHERE page_id = $1", page_id))
+
+
+async def gaps_found(conn: Conn, page_id: str, due_in_s: float) -> None:
+    """Messages webhooks had missed were found on the page: its next sync comes soon, first."""
+    await conn.execute(sql("gaps_found"), page_id, due_in_s)
 
 
 async def advance_watermark(conn: Conn, lease: Lease, to: datetime) -> bool:

@@ -24,6 +24,7 @@ from kernel.startup import database_ready, kafka_started, topics_ensured
 from reconciler.governor import Clock, GovernorPolicy, Governors, Sleep
 from reconciler.graph import GraphClient
 from reconciler.run import RunContext
+from reconciler.schedule import SchedulePolicy
 from reconciler.service import Reconciler
 from reconciler.tokens import TokenCipher
 from reconciler.walk import Walker
@@ -69,7 +70,9 @@ async def open_reconciler(settings: Settings, owner: str | None = None, *, clock
         session = await stack.enter_async_context(aiohttp.ClientSession(timeout=GRAPH_TIMEOUT))
         graph = GraphClient(settings.graph, session, governors, sleep=sleep)
         walker = Walker(graph, KafkaSink(kafka, settings.kafka.topics), _clock_ms)
-        reconciler = Reconciler(RunContext(pool, walker, cipher, settings.reconciler))
+        schedule = SchedulePolicy.from_settings(settings.reconciler, settings.graph.calls_per_second)
+        reconciler = Reconciler(RunContext(pool, walker, cipher, settings.reconciler), schedule=schedule,
+                                app=governors.app)
         if owner is not None:
             reconciler.owner = owner
         stack.push_async_callback(reconciler.drain)

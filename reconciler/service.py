@@ -27,7 +27,10 @@ import structlog
 
 from reconciler import metrics, pages, runs
 from reconciler.applied import wait_applied
+from reconciler.db import Conn
+from reconciler.governor import AppUsage
 from reconciler.pages import Lease
+from reconciler.schedule import NextSync, RunSignal, SchedulePolicy, page_class
 from reconciler.run import RequestedMode, RunContext, RunOutcome, resolve_mode, run_page
 from reconciler.walk import Progress
 
@@ -71,13 +74,27 @@ class Reconciler:
     rand: Callable[[], float] = random.random
     running: set[asyncio.Task[RunOutcome]] = field(default_factory=set)
     watchers: set[asyncio.Task[None]] = field(default_factory=set)
+    schedule: SchedulePolicy | None = None  # None: from the settings, at 2 calls/s per page
+    app: AppUsage = field(default_factory=AppUsage)  # Meta's app usage, as the governors see it
+    budget_slots: int | None = None  # the timer's share of the app's call budget (reconciler.loop sets it)
+    slot_freed: asyncio.Event = field(default_factory=asyncio.Event)
     slots: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
         self.slots = asyncio.Semaphore(self.ctx.settings.max_parallel_pages)
+        if self.schedule is None:
+            self.schedule = SchedulePolicy.from_settings(self.ctx.settings, 2.0)
+
+    @property
+    def policy(self) -> SchedulePolicy:
+        assert self.schedule is not None  # set in __post_init__
+        return self.schedule
 
     def free_slots(self) -> int:
-        return max(0, self.ctx.settings.max_parallel_pages - len(self.running))
+        """Runs the timer may start now: its budget share (at most the hard cap) less what is running."""
+        cap = self.ctx.settings.max_parallel_pages
+        allowed = cap if self.budget_slots is None else min(cap, self.budget_slots)
+        return max(0, allowed - len(self.running))
 
     async def start(self, page_id: str, requested: RequestedMode, trigger: str,
                     on_progress: Progress | None = None) -> StartedRun:
@@ -117,18 +134,27 @@ class Reconciler:
         return started, skipped
 
     async def _run(self, lease: Lease, mode: runs.Mode, run_id: str, on_progress: Progress | None) -> RunOutcome:
+        outcome: RunOutcome | None = None
         try:
             async with self.slots:
+                if lease.staleness_s is not None:
+                    metrics.STALENESS.labels(page_class(lease)).observe(lease.staleness_s)
                 outcome = await run_page(self.ctx, lease, mode, run_id, on_progress)
             self._count(outcome)
             return outcome
         finally:
             async with self.ctx.pool.acquire() as conn:
-                await pages.release(conn, lease, self.next_sync_in_s())
+                await pages.release(conn, lease, await self._next_sync(conn, lease, outcome))
+            self.slot_freed.set()  # the timer may lease the next due page now, not at its next poll
 
-    def next_sync_in_s(self) -> float:
-        settings = self.ctx.settings
-        return settings.interval_s * (1.0 + settings.jitter * self.rand())
+    async def _next_sync(self, conn: Conn, lease: Lease, outcome: RunOutcome | None) -> NextSync:
+        """When the page is synced next, from what this run found (reconciler.schedule)."""
+        succeeded = outcome is not None and outcome.status == "succeeded"
+        newest = outcome.watermark_to if outcome is not None else None
+        moved = newest is not None and (lease.last_synced_at is None or newest > lease.last_synced_at)
+        signal = RunSignal(succeeded, moved, await pages.is_silent(conn, lease.page_id),
+                           self.policy.lost_webhooks_lately(lease.since_gaps_s))
+        return self.policy.after_run(signal, lease.quiet_runs, self.rand())
 
     def _count(self, outcome: RunOutcome) -> None:
         metrics.RUNS.labels(outcome.mode, outcome.status).inc()
@@ -141,17 +167,22 @@ class Reconciler:
 
     async def _count_gaps(self, outcome: RunOutcome) -> None:
         """Once the consumers applied the run, add its gap messages to the missed-webhook metric."""
-        if not await wait_applied(self.ctx.pool, outcome.applied_check, self.ctx.settings.apply_wait_s, poll_s=1.0):
+        if not await wait_applied(self.ctx.pool, outcome.page_id, outcome.applied_check,
+                                  self.ctx.settings.apply_wait_s, poll_s=1.0):
             return
         async with self.ctx.pool.acquire() as conn:
             row = await runs.get(conn, outcome.run_id) or {}
-        metrics.MISSED_WEBHOOK_MESSAGES.labels(outcome.page_id).inc(int(row.get("gap_messages") or 0))
+        gaps = int(row.get("gap_messages") or 0)
+        metrics.MISSED_WEBHOOK_MESSAGES.labels(outcome.page_id).inc(gaps)
+        if gaps > 0:
+            async with self.ctx.pool.acquire() as conn:
+                await pages.gaps_found(conn, outcome.page_id, self.policy.urgent_s)
 
     async def finished(self, started: StartedRun) -> dict[str, Any]:
         """The run's row once it ended and, bounded by `apply_wait_s`, once the consumers applied
         its snapshots (`applied` says whether they did in time)."""
         outcome = await started.task
-        applied = await wait_applied(self.ctx.pool, outcome.applied_check, self.ctx.settings.apply_wait_s)
+        applied = await wait_applied(self.ctx.pool, outcome.page_id, outcome.applied_check, self.ctx.settings.apply_wait_s)
         async with self.ctx.pool.acquire() as conn:
             row = await runs.get(conn, started.run_id)
         return {**(row or {}), "applied": applied}

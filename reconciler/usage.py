@@ -40,6 +40,14 @@ def parse_usage(headers: Mapping[str, str], page_id: str) -> Usage | None:
     return Usage(calls, regain_min * 60.0 if regain_min > 0 else None, time_spent)
 
 
+def app_percent(headers: Mapping[str, str]) -> float | None:
+    """The app's own usage (`X-App-Usage`): the highest of its percentages, None when absent."""
+    entries = _app_entries(headers.get(APP_HEADER))
+    if not entries:
+        return None
+    return max(_number(entries[0].get(n)) for n in ("call_count", *_TIME_FIELDS))
+
+
 def _buc_entries(raw: str | None, page_id: str) -> list[Mapping[str, Any]]:
     data = _json(raw)
     if not isinstance(data, Mapping):

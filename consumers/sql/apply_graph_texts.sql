@@ -8,7 +8,7 @@ SET text = CASE WHEN g.text IS NOT NULL AND NOT m.is_deleted
                 THEN g.text ELSE m.text END,
     text_seen_at = to_timestamp(g.observed_ms / 1000.0),
     updated_at = now()
-FROM unnest($1::text[], $2::text[], $3::bigint[]) AS g(mid, text, observed_ms)
-WHERE m.mid = g.mid
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS g(page_id, mid, text, observed_ms)
+WHERE m.page_id = g.page_id AND m.mid = g.mid
   AND (m.text_seen_at IS NULL OR to_timestamp(g.observed_ms / 1000.0) > m.text_seen_at)
 RETURNING m.mid, m.page_id, m.user_id

@@ -4,6 +4,7 @@
 UPDATE messages AS m
 SET text = CASE WHEN m.text_seen_at IS NULL OR e.edited_at > m.text_seen_at THEN e.text ELSE m.text END,
     edit_count = e.num_edit, edited_at = e.edited_at, updated_at = now()
-FROM message_edits AS e
-WHERE e.mid = m.mid AND m.mid = ANY($1::text[]) AND e.num_edit > m.edit_count
+FROM unnest($1::text[], $2::text[]) AS k(page_id, mid)
+JOIN message_edits AS e ON e.page_id = k.page_id AND e.mid = k.mid
+WHERE m.page_id = k.page_id AND m.mid = k.mid AND e.num_edit > m.edit_count
 RETURNING m.mid, m.page_id, m.user_id

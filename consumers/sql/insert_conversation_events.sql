@@ -6,5 +6,5 @@ SELECT r.event_key, r.page_id, r.user_id, r.kind, to_timestamp(r.occurred_ms / 1
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[],
             $9::bool[])
      AS r(event_key, page_id, user_id, kind, occurred_ms, payload, referral_source, referral_ref, time_unknown)
-ON CONFLICT (event_key) DO NOTHING
+ON CONFLICT (page_id, event_key) DO NOTHING
 RETURNING event_key, true AS inserted

@@ -40,7 +40,7 @@ WITH keys AS (
         ORDER BY m.created_at DESC, m.mid DESC LIMIT 1
     ) n ON true
     LEFT JOIN LATERAL (
-        SELECT max(m.created_at) AS read_at FROM message_reads r JOIN messages m ON m.mid = r.mid
+        SELECT max(m.created_at) AS read_at FROM message_reads r JOIN messages m ON m.page_id = r.page_id AND m.mid = r.mid
         WHERE r.page_id = k.page_id AND r.user_id = k.user_id
     ) rd ON true
 )

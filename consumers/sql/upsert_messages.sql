@@ -13,7 +13,7 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigi
             $17::bool[])
      AS r(mid, page_id, user_id, direction, sender_id, created_ms, text, attachments, reply_to_mid,
           quick_reply, app_id, metadata, source, raw, is_standby, story, time_unknown)
-ON CONFLICT (mid) DO UPDATE SET
+ON CONFLICT (page_id, mid) DO UPDATE SET
     direction = CASE WHEN m.source = 'graph' AND EXCLUDED.source = 'webhook' THEN EXCLUDED.direction ELSE m.direction END,
     sender_id = CASE WHEN m.source = 'graph' AND EXCLUDED.source = 'webhook' THEN EXCLUDED.sender_id ELSE m.sender_id END,
     -- a known time beats an arrival time standing in for one (time_unknown), whichever copy leads
@@ -48,4 +48,4 @@ WHERE (m.source = 'graph' AND EXCLUDED.source = 'webhook')
    OR (m.time_unknown AND NOT EXCLUDED.time_unknown)
    OR (EXCLUDED.is_standby AND NOT m.is_standby)
    OR (m.story IS NULL AND EXCLUDED.story IS NOT NULL)
-RETURNING mid, (xmax = 0) AS inserted
+RETURNING page_id, mid, (xmax = 0) AS inserted

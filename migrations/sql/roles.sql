@@ -43,8 +43,11 @@ GRANT SELECT ON pages TO convsync_reconciler, convsync_admin;
 -- the reconciler moves watermarks, leases, status, silence and subscription state; never a token
 GRANT UPDATE (last_synced_at, updated_at, lease_owner, lease_expires_at, lease_epoch, next_sync_at,
               status, status_reason, graph_activity_at, last_webhook_at, webhook_silence_s, silent,
-              subscription_status, subscribed_fields, subscription_error, subscription_checked_at)
+              subscription_status, subscribed_fields, subscription_error, subscription_checked_at,
+              sync_priority, quiet_runs, last_sync_started_at, gaps_found_at)
     ON pages TO convsync_reconciler;
+-- the replicas share the app's call budget and Meta's usage reports
+GRANT SELECT, INSERT, UPDATE, DELETE ON reconciler_replicas TO convsync_reconciler, convsync_admin;
 GRANT UPDATE ON pages TO convsync_admin;  -- registering a page replaces its token
 GRANT SELECT, INSERT, UPDATE ON sync_runs TO convsync_reconciler, convsync_admin;
 GRANT SELECT ON conversations, messages, reactions, conversation_events, contacts

@@ -41,7 +41,7 @@ def test_each_key_once_and_newest_facts_win() -> None:
     (conversation,) = batch.conversations
     assert (conversation.updated_ms, conversation.read_ms) == (7000, 2900)
     assert len(batch.messages) == 1
-    assert batch.reactions == (ReactionRow("m_1", USER, None, None, 5000),)
+    assert batch.reactions == (ReactionRow(PAGE, "m_1", USER, None, None, 5000),)
     assert [(e.num_edit, e.text) for e in batch.edits] == [(2, "b")]
 
 

@@ -97,11 +97,13 @@ async def load(conn: asyncpg.Connection, world: World, truth: Expected) -> None:
         )
     for r in truth.reactions.values():
         await conn.execute(
-            "INSERT INTO reactions (mid, user_id, reaction, emoji, reacted_at) VALUES ($1, $2, $3, $4, now())",
+            "INSERT INTO reactions (page_id, mid, user_id, reaction, emoji, reacted_at)"
+            " VALUES ($5, $1, $2, $3, $4, now())",
             r.mid,
             r.user_id,
             r.reaction,
             r.emoji,
+            world.messages[r.mid].page_id,
         )
 
 

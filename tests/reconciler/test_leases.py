@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from kernel.settings import ReconcilerSettings
+from reconciler.schedule import NextSync
 from reconciler import pages
 from reconciler.run import _renewing
 
@@ -31,12 +32,12 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 async def test_two_replicas_never_lease_the_same_page(pool: asyncpg.Pool) -> None:
     async def lease(owner: str) -> list[str]:
         async with pool.acquire() as conn:
-            return [lease.page_id for lease in await pages.lease_due(conn, owner, 60, 4)]
+            return [lease.page_id for lease in await pages.lease_due(conn, owner, 60, 4, 300)]
 
     a, b = await asyncio.gather(lease("a"), lease("b"))
     assert not set(a) & set(b) and len(a) + len(b) == 6
     async with pool.acquire() as conn:
-        assert await pages.lease_due(conn, "c", 60, 10) == []  # all held
+        assert await pages.lease_due(conn, "c", 60, 10, 300) == []  # all held
         assert await pages.lease_page(conn, "p0", "c", 60) is None
 
 
@@ -52,10 +53,10 @@ async def test_watermark_only_grows_and_only_for_the_lease_holder(pool: asyncpg.
         assert fresh is not None and fresh.epoch == stale.epoch + 1 and fresh.last_synced_at == T0
         assert not await pages.advance_watermark(conn, stale, T0 + timedelta(days=1))  # fenced
         assert not await pages.renew(conn, stale, 60)
-        await pages.release(conn, stale, 0)  # a stale release changes nothing
+        await pages.release(conn, stale, NextSync(0, 0, 0, "active"))  # a stale release changes nothing
         assert await conn.fetchval("SELECT lease_owner FROM pages WHERE page_id = 'p1'") == "new"
         assert await pages.advance_watermark(conn, fresh, T0 + timedelta(days=1))
-        await pages.release(conn, fresh, 300)
+        await pages.release(conn, fresh, NextSync(300, 0, 0, "active"))
         row = await conn.fetchrow("SELECT lease_owner, next_sync_at > now() AS later FROM pages WHERE page_id='p1'")
         assert row["lease_owner"] is None and row["later"]
 
@@ -65,7 +66,7 @@ async def test_replacing_a_token_reactivates_and_keeps_the_watermark(pool: async
         lease = await pages.lease_page(conn, "p2", "a", 60)
         assert lease is not None and await pages.advance_watermark(conn, lease, T0)
         await pages.mark_needs_reauth(conn, "p2", "token: dead")
-        await pages.release(conn, lease, 0)
+        await pages.release(conn, lease, NextSync(0, 0, 0, "active"))
         assert await pages.lease_page(conn, "p2", "a", 60) is None  # needs_reauth pages are not synced
         assert not await pages.upsert(conn, "p2", "messenger", "page 2", b"new-ciphertext")
         again = await pages.lease_page(conn, "p2", "a", 60)
