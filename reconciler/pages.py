@@ -103,7 +103,7 @@ async def release(conn: Conn, lease: Lease, next_sync: NextSync) -> None:
 
 
 async def is_silent(conn: Conn, page_id: str) -> bool:
-    return bool(await conn.fetchval("SELECT silent FROM pages WHERE page_id = $1", page_id))
+    return bool(await conn.fetchval(sql("page_silent"), page_id))
 
 
 async def gaps_found(conn: Conn, page_id: str, due_in_s: float) -> None:

@@ -166,7 +166,8 @@ class Reconciler:
         watcher.add_done_callback(self.watchers.discard)
 
     async def _count_gaps(self, outcome: RunOutcome) -> None:
-        """Once the consumers applied the run, add its gap messages to the missed-webhook metric."""
+        """Once the consumers applied the run, add its gap messages to the missed-webhook metric; an
+        incremental run that found some makes its page suspicious (reconciler.schedule)."""
         if not await wait_applied(self.ctx.pool, outcome.page_id, outcome.applied_check,
                                   self.ctx.settings.apply_wait_s, poll_s=1.0):
             return
@@ -174,7 +175,7 @@ class Reconciler:
             row = await runs.get(conn, outcome.run_id) or {}
         gaps = int(row.get("gap_messages") or 0)
         metrics.MISSED_WEBHOOK_MESSAGES.labels(outcome.page_id).inc(gaps)
-        if gaps > 0:
+        if gaps > 0 and outcome.mode == "incremental":  # a full sync's are history read back, not losses
             async with self.ctx.pool.acquire() as conn:
                 await pages.gaps_found(conn, outcome.page_id, self.policy.urgent_s)
 
@@ -182,7 +183,8 @@ class Reconciler:
         """The run's row once it ended and, bounded by `apply_wait_s`, once the consumers applied
         its snapshots (`applied` says whether they did in time)."""
         outcome = await started.task
-        applied = await wait_applied(self.ctx.pool, outcome.page_id, outcome.applied_check, self.ctx.settings.apply_wait_s)
+        applied = await wait_applied(self.ctx.pool, outcome.page_id, outcome.applied_check,
+                                     self.ctx.settings.apply_wait_s)
         async with self.ctx.pool.acquire() as conn:
             row = await runs.get(conn, started.run_id)
         return {**(row or {}), "applied": applied}

@@ -120,7 +120,8 @@ def system_env(database_url: str, kafka: KafkaSettings, graph_url: str, folder: 
 
 @asynccontextmanager
 async def running_system(database_url: str, kafka: KafkaSettings, folder: Path, config: EmulatorConfig,
-                         *, consumers: int = 1, register: bool = True, command: list[str] | None = None,
+                         *, consumers: int = 1, reconcilers: int = 1, register: bool = True,
+                         command: list[str] | None = None,
                          cwd: Path | None = None, extra_env: Mapping[str, str] | None = None) -> AsyncIterator[System]:
     """`command` and `cwd`: how and where each role's `convsync` starts (default: this interpreter's)."""
     app_secret, admin_token = secrets.token_hex(16), secrets.token_urlsafe(16)
@@ -139,7 +140,8 @@ async def running_system(database_url: str, kafka: KafkaSettings, folder: Path, 
         serve = procs.start("serve", "serve", "--port", str(serve_port), extra_env=as_role["admin"])
         for n in range(consumers):
             procs.start(f"consume-{n + 1}", "consume", extra_env=as_role["writer"])
-        procs.start("reconcile", "reconcile", extra_env=as_role["reconciler"])
+        for n in range(reconcilers):
+            procs.start("reconcile" if n == 0 else f"reconcile-{n + 1}", "reconcile", extra_env=as_role["reconciler"])
         await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{serve_port}/healthz", serve)
         webhook = replace(config.webhook or WebhookConfig(url="", app_secret=""), url=f"http://127.0.0.1:{serve_port}/webhook",
                           app_secret=app_secret)

@@ -11,10 +11,10 @@ from consumers.store import COLUMNS, STATEMENTS
 from kernel.sqlfiles import StatementMissing, statement
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("kernel", "ingest", "consumers", "reconciler", "emulator", "convsync", "migrations")
+PACKAGES = ("kernel", "ingest", "consumers", "reconciler", "replay", "console", "emulator", "convsync", "migrations")
 # statement("package", "name"), or a module's own helper: sql("name") (the writer's `_upsert(conn, "name"`
-# too), whose package is the one its `statement("package", name)` names, else the module's own
-NAMED = re.compile(r'statement\(\s*"(\w+)",\s*"(\w+)"\s*\)|\b(?:sql|_upsert)\((?:conn,\s*)?"(\w+)"')
+# and `_apply(conn, "name"` too), whose package is the one its `statement("package", name)` names, else the module's own
+NAMED = re.compile(r'statement\(\s*"(\w+)",\s*"(\w+)"\s*\)|\b(?:sql|_upsert|_apply)\((?:conn,\s*)?"(\w+)"')
 HELPER = re.compile(r'statement\(\s*"(\w+)",\s*name\s*\)')
 
 
