@@ -1,5 +1,6 @@
--- The console's pages view: each page (never its token) with its latest run, the messages its syncs
--- found that webhooks had missed (last 24 hours, last 7 days) and its reply windows open now.
+-- The console's pages view: each page (never its token) with its latest run, the messages its
+-- incremental syncs found that webhooks had missed (last 24 hours, last 7 days; what a full sync reads
+-- back is mostly history from before the page was connected) and its reply windows open now.
 -- $1 NULL: every page; otherwise that one.
 SELECT p.page_id, p.name, p.platform, p.status, p.status_reason, p.last_synced_at, p.next_sync_at,
        p.subscription_status, p.subscription_checked_at, p.subscription_error,
@@ -14,6 +15,7 @@ LEFT JOIN LATERAL (SELECT run_id, mode, status, started_at, finished_at, error F
                    WHERE page_id = p.page_id ORDER BY created_at DESC LIMIT 1) r ON true
 LEFT JOIN LATERAL (SELECT sum(gap_messages) FILTER (WHERE created_at > now() - interval '24 hours') AS day,
                           sum(gap_messages) AS week
-                   FROM sync_runs WHERE page_id = p.page_id AND created_at > now() - interval '7 days') g ON true
+                   FROM sync_runs WHERE page_id = p.page_id AND mode = 'incremental'
+                     AND created_at > now() - interval '7 days') g ON true
 WHERE $1::text IS NULL OR p.page_id = $1
 ORDER BY p.name, p.page_id
