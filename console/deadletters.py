@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from kernel.aiokafka_wire import topic_partitions
+from kernel.kafka import started_consumer
 from kernel.records import RecordError, decode
 from kernel.settings import KafkaSettings
 
@@ -118,14 +119,8 @@ class DeadLetterReader:
 
     async def _started(self) -> AIOKafkaConsumer:
         if self._consumer is None:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self._kafka.bootstrap, group_id=None,
-                                        enable_auto_commit=False, auto_offset_reset="earliest")
-            try:
-                await consumer.start()
-            except BaseException:
-                await consumer.stop()
-                raise
-            self._consumer = consumer
+            self._consumer = await started_consumer(bootstrap_servers=self._kafka.bootstrap, group_id=None,
+                                                    enable_auto_commit=False, auto_offset_reset="earliest")
         return self._consumer
 
     async def close(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -29,6 +29,18 @@ def producer(kafka: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)
+
+
+async def started_consumer(**options: Any) -> AIOKafkaConsumer:
+    """An AIOKafkaConsumer with these aiokafka options, started; one that fails to start is stopped
+    again (no half-open client left behind) and the error raised."""
+    consumer = AIOKafkaConsumer(**options)
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer
 
 
 DAY_MS = 86_400_000

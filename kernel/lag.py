@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from kernel.kafka import started_consumer
 from kernel.settings import KafkaSettings
 
 
@@ -38,10 +39,9 @@ class GroupLag:
 
     async def _started(self) -> AIOKafkaConsumer:
         if self._consumer is None:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self._kafka.bootstrap, group_id=self._group_id,
-                                        enable_auto_commit=False)
+            consumer = await started_consumer(bootstrap_servers=self._kafka.bootstrap, group_id=self._group_id,
+                                              enable_auto_commit=False)
             try:
-                await consumer.start()
                 await consumer.topics()  # fetch metadata once, so the partitions are known
             except BaseException:
                 await consumer.stop()
