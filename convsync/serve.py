@@ -115,7 +115,8 @@ def serve(settings: Settings, host: str, port: int, workers: int, access_log: bo
         os.environ["CONVSYNC_ADMIN_PORT"], os.environ["CONVSYNC_ADMIN_HOST"] = str(admin_port), admin_host
     config = uvicorn.Config(APP, factory=True, host=host, port=port, workers=workers, loop="uvloop",
                             http="httptools", lifespan="on", access_log=access_log, log_config=uvicorn_log_config(),
-                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, server_header=False)
+                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, server_header=False,
+                            proxy_headers=False)  # the app applies them, except to webhooks (ingest.app)
     with shared_metrics(workers):
         run(config, (admin_host, admin_port) if admin_port is not None else None)
 

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ingest.delivery import Delivery, KafkaLink
 from ingest.drain import drain_forever
@@ -100,12 +102,20 @@ class EdgeApp(Starlette):
     routing, a `Request`, response wrappers); skipping it was about a tenth of the edge's CPU per
     request in bench/webhook.py. An error escaping the handler is answered 500 by uvicorn. Every
     other request, and a POST reaching `/webhook` by another path (a mount), goes through Starlette.
+
+    Nor does the webhook need the client's address behind a proxy, so uvicorn's proxy-headers
+    middleware (`X-Forwarded-For`/`-Proto` from the addresses in `FORWARDED_ALLOW_IPS`, default
+    loopback) wraps only the rest: `convsync serve` turns uvicorn's own off. The console and the
+    admin API still see the client's address and scheme through a trusted proxy.
     """
 
     def __init__(self, *, webhook: ASGIApp, admin_port: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._webhook = webhook
         self._admin_port = admin_port  # None: one listener serves everything
+        # uvicorn and Starlette spell the same ASGI types differently
+        self._behind_proxy: ASGIApp = cast(ASGIApp, ProxyHeadersMiddleware(
+            cast(Any, super().__call__), trusted_hosts=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -117,7 +127,7 @@ class EdgeApp(Starlette):
             if scope["method"] == "POST" and scope["path"] == WEBHOOK_PATH:
                 await self._webhook(scope, receive, send)
                 return
-        await super().__call__(scope, receive, send)
+        await self._behind_proxy(scope, receive, send)
 
 
 def create_app(settings: Settings, *, extra_routes: Sequence[BaseRoute] = (),

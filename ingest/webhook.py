@@ -24,6 +24,7 @@ from ingest.parse import WebhookRejected, parse_webhook
 from kernel.settings import WebhookSettings
 from ingest.signature import check_signature
 from ingest.received import Received
+from kernel.records import EventRecord
 
 SIGNATURE_HEADER = b"x-hub-signature-256"
 _SIGNATURE_STATUS = {"missing": 401, "malformed": 403, "mismatch": 403}
@@ -37,6 +38,7 @@ class WebhookEndpoint:
         self.secrets = [s.reveal().encode() for s in settings.app_secrets]
         self.verify_token = settings.verify_token.reveal().encode() if settings.verify_token else None
         self.deadlines = ReadDeadlines(settings.body_read_timeout_s)
+        self._arrivals = delivery.coalescer  # told when a request begins and when it has been read
 
     async def handshake(self, request: Request) -> Response:
         params = request.query_params
@@ -53,9 +55,7 @@ class WebhookEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """POST /webhook."""
         try:
-            received = await self._authenticate(scope, receive)
-            records = parse_webhook(received.body, received_at=received.received_at,
-                                    body_sha256=received.body_sha256)
+            received, records = await self._read(scope, receive)
         except BodyRejected as refused:
             status = self._refused(refused.status, refused.reason)
             if refused.unread:
@@ -69,6 +69,17 @@ class WebhookEndpoint:
         status = 200 if await self.delivery.accept(received, records) else 503
         self.metrics.request("POST", status)
         await answer(send, status)
+
+    async def _read(self, scope: Scope, receive: Receive) -> tuple[Received, list[EventRecord]]:
+        """The request read, verified and split into records; meanwhile the coalescer knows that
+        it is arriving (a group about to ship waits for it, up to the linger)."""
+        self._arrivals.arriving()
+        try:
+            received = await self._authenticate(scope, receive)
+            return received, parse_webhook(received.body, received_at=received.received_at,
+                                           body_sha256=received.body_sha256)
+        finally:
+            self._arrivals.arrived()
 
     async def _authenticate(self, scope: Scope, receive: Receive) -> Received:
         headers = request_headers(scope)

@@ -141,3 +141,17 @@ async def test_the_cookie_is_secure_when_the_setting_says_the_console_is_behind_
                 cookie = response.headers["Set-Cookie"]
             assert "secure" in {a.strip().lower() for a in cookie.split(";")}
             assert session_cookie(cookie).startswith(COOKIE + "=")
+
+
+async def test_behind_a_trusted_proxy_the_cookie_is_secure_when_the_proxy_says_https(
+        database_url: str, kafka: KafkaSettings, data_dir: Path) -> None:
+    """uvicorn's proxy headers are applied by the app (ingest.app.EdgeApp), not by uvicorn: loopback
+    is trusted by default, so its X-Forwarded-Proto counts; without it the cookie stays plain."""
+    async with console_stack(database_url, kafka, data_dir, consume=False) as stack, \
+            aiohttp.ClientSession() as http:
+        for forwarded, secure in (("https", True), (None, False)):
+            headers = {"X-Forwarded-Proto": forwarded} if forwarded else {}
+            async with http.post(stack.url + CONSOLE + "/login", data={"token": ADMIN_TOKEN}, headers=headers,
+                                 allow_redirects=False) as response:
+                cookie = response.headers["Set-Cookie"]
+            assert ("secure" in {a.strip().lower() for a in cookie.split(";")}) is secure

@@ -49,9 +49,11 @@ async def serve_admin(settings: Settings) -> AsyncIterator[str]:
 
 @contextlib.asynccontextmanager
 async def serve_app(app: Starlette, port: int | None = None) -> AsyncIterator[str]:
-    """Any ASGI app under uvicorn on a (free) loopback port, in this event loop."""
+    """Any ASGI app under uvicorn on a (free) loopback port, in this event loop; as `convsync serve`
+    runs it, uvicorn applies no proxy headers (the edge's app does, except to webhooks)."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                           proxy_headers=False))
     task = asyncio.create_task(server.serve())
     for _ in range(200):
         if server.started:
