@@ -11,9 +11,10 @@ Both are served alike (uvicorn, uvloop, httptools, no access log, a listening so
 loaded by the same generator: wrk with bench/wrk_webhook.lua, cycling through a pool of distinct,
 signed, single-event Meta bodies.
 
-Two cores shared by the servers, the broker and wrk make single runs vary by +-10%, so both servers
-run side by side (an idle one costs nothing) and are measured alternately for `--rounds` rounds
-(default 5): the table shows the medians, and the ratio b/a is the median of the rounds' ratios.
+Two cores shared by the servers, the broker and wrk make single runs vary by +-10%, so the two are
+measured alternately for `--rounds` rounds (default 5): the table shows the medians, and the ratio
+b/a is the median of the rounds' ratios. On Tansu each round of `convsync serve` gets a fresh
+broker (`run_case`).
 Each line also shows the CPU per request of the server's processes and of the broker
 (bench/proctime.py): the ceiling does not pay for a broker, which shares the same two cores.
 Needs `wrk` (Debian package; installed with apt-get when missing, saying so).
@@ -137,14 +138,16 @@ def run_wrk(wrk: str, port: int, pool: Path, connections: int, duration_s: int) 
 
 def measure(name: str, workers: int, target: Target, wrk: str, args: argparse.Namespace, pool: Path) -> Result:
     run_wrk(wrk, target.port, pool, args.connections, 1)  # warm-up, not counted
-    server_cpu, broker_cpu = CpuMeter(target.server_pid), CpuMeter(target.broker_pid)
+    server_cpu = CpuMeter(target.server_pid)
+    broker_cpu = CpuMeter(target.broker_pid) if target.broker_pid is not None else None
     server_cpu.start()
-    broker_cpu.start()
+    if broker_cpu is not None:
+        broker_cpu.start()
     raw = run_wrk(wrk, target.port, pool, args.connections, args.duration)
     per_request = 1e6 / max(1, raw["requests"])
     result = Result(name, workers, raw["requests"] / (raw["duration_us"] / 1e6), raw["p50_us"] / 1000,
                     raw["p99_us"] / 1000, raw["non2xx"], raw["errors"], server_cpu.stop() * per_request,
-                    broker_cpu.stop() * per_request)
+                    broker_cpu.stop() * per_request if broker_cpu is not None else 0.0)
     print(f"  {name:<8} workers={workers}  {result.rps:>9.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
           f"p99 {result.p99_ms:6.2f} ms  non-2xx {result.non2xx}  socket errors {result.errors}  "
           f"CPU/request: server {result.server_us:.0f} us, broker {result.broker_us:.0f} us", flush=True)
@@ -181,47 +184,67 @@ def main() -> None:
 
 
 def run_case(workers: int, args: argparse.Namespace, wrk: str, pool: Path, work: Path) -> list[Round]:
-    """The rounds of one worker count, against a broker of its own: Tansu keeps its topics in memory and
-    got slower as they grew, so each case starts from empty topics."""
-    broker: Tansu | ApacheKafka = (ApacheKafka(work / f"kafka-{workers}") if args.broker == "apache"
-                                   else Tansu(port=free_port(), log_path=work / f"tansu-{workers}.log"))
+    """The rounds of one worker count. The ceiling serves throughout; `convsync serve` gets a broker of
+    its own each round when it is Tansu, which keeps its topics in memory and gets slower as they grow
+    (its CPU per request rose by a third over three rounds of one broker), a cost no production
+    broker has. Apache Kafka keeps one broker for the case."""
+    ceiling_port = free_port()
+    ceiling = [sys.executable, "bench/ceiling.py", "--port", str(ceiling_port), "--workers", str(workers)]
+    rounds = []
+    with server(ceiling, {"CONVSYNC_APP_SECRETS": SECRET}, f"http://127.0.0.1:{ceiling_port}/healthz") as a:
+        if args.broker == "apache":
+            with broker_running(args, work / f"kafka-{workers}") as (kafka, broker_pid):
+                with convsync_serving(workers, kafka, work / f"spool-{workers}") as (port, b):
+                    for _ in range(args.rounds):
+                        rounds.append(Round(workers, measure("ceiling", workers, Target(ceiling_port, a, broker_pid),
+                                                             wrk, args, pool),
+                                            measure("convsync", workers, Target(port, b, broker_pid), wrk, args,
+                                                    pool)))
+        else:
+            for n in range(args.rounds):
+                ceiling_result = measure("ceiling", workers, Target(ceiling_port, a, None), wrk, args, pool)
+                with broker_running(args, work / f"tansu-{workers}-{n}.log") as (kafka, broker_pid):
+                    with convsync_serving(workers, kafka, work / f"spool-{workers}") as (port, b):
+                        rounds.append(Round(workers, ceiling_result,
+                                            measure("convsync", workers, Target(port, b, broker_pid), wrk, args,
+                                                    pool)))
+    print(f"  (convsync spooled {spooled_bytes(work / f'spool-{workers}')} bytes instead of producing)", flush=True)
+    return rounds
+
+
+@contextlib.contextmanager
+def broker_running(args: argparse.Namespace, where: Path) -> Iterator[tuple[KafkaSettings, int]]:
+    """A fresh broker with the bench's topics: its settings and pid."""
+    broker: Tansu | ApacheKafka = (ApacheKafka(where) if args.broker == "apache"
+                                   else Tansu(port=free_port(), log_path=where))
     broker.start()
     try:
         assert broker.proc is not None
         kafka = KafkaSettings(bootstrap=broker.bootstrap, idempotence=args.broker == "apache", topic_prefix="bench.",
                               events_partitions=args.partitions)
         asyncio.run(ensure_topics(kafka))
-        return run_rounds(workers, args, wrk, pool, work, kafka, broker.proc.pid)
+        yield kafka, broker.proc.pid
     finally:
         broker.stop()
 
 
-def run_rounds(workers: int, args: argparse.Namespace, wrk: str, pool: Path, work: Path, kafka: KafkaSettings,
-               broker_pid: int) -> list[Round]:
-    python = sys.executable
-    rounds = []
-    ceiling_port, convsync_port = free_port(), free_port()
-    ceiling = [python, "bench/ceiling.py", "--port", str(ceiling_port), "--workers", str(workers)]
-    spool = work / f"spool-{workers}"
+@contextlib.contextmanager
+def convsync_serving(workers: int, kafka: KafkaSettings, spool: Path) -> Iterator[tuple[int, int]]:
+    """`convsync serve` producing to `kafka`, ready: its port and pid."""
+    port = free_port()
     env = {"CONVSYNC_APP_SECRETS": SECRET, "CONVSYNC_VERIFY_TOKEN": "bench", "CONVSYNC_LOG_FORMAT": "json",
            **kafka.environment(), "CONVSYNC_SPOOL_DIR": str(spool)}
-    convsync = [python, "-m", "convsync", "serve", "--port", str(convsync_port), "--workers", str(workers),
-                "--no-access-log"]
-    with (server(ceiling, {"CONVSYNC_APP_SECRETS": SECRET}, f"http://127.0.0.1:{ceiling_port}/healthz") as a,
-          server(convsync, env, f"http://127.0.0.1:{convsync_port}/readyz") as b):
-        ceiling_target, convsync_target = Target(ceiling_port, a, broker_pid), Target(convsync_port, b, broker_pid)
-        for _ in range(args.rounds):
-            rounds.append(Round(workers, measure("ceiling", workers, ceiling_target, wrk, args, pool),
-                                measure("convsync", workers, convsync_target, wrk, args, pool)))
-    print(f"  (convsync spooled {spooled_bytes(spool)} bytes instead of producing)", flush=True)
-    return rounds
+    command = [sys.executable, "-m", "convsync", "serve", "--port", str(port), "--workers", str(workers),
+               "--no-access-log"]
+    with server(command, env, f"http://127.0.0.1:{port}/readyz") as pid:
+        yield port, pid
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
     port: int
     server_pid: int
-    broker_pid: int
+    broker_pid: int | None  # None: no broker to measure
 
 
 @dataclass(frozen=True, slots=True)

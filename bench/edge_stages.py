@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Where `convsync serve` spends its CPU per webhook request, by stage (issue 21).
+
+    .venv/bin/python bench/edge_stages.py [--duration 10] [--workers 2] [--connections 64]
+
+The same load as bench/webhook.py (wrk with signed single-event Meta bodies, the embedded Tansu,
+acks=all), while py-spy samples every worker's Python stacks. Each sample is put in the stage of
+the innermost edge function on its stack (`STAGES`, first match); the stages' shares of the
+samples are then scaled to the workers' CPU per request, measured as bench/webhook.py measures it
+(bench/proctime.py) in a run without the sampler, which slows what it watches.
+
+Needs `wrk` (apt-get) and `py-spy` (the `bench` extra, pip); installed when missing, saying so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.proctime import CpuMeter  # noqa: E402
+from bench.webhook import SECRET, ensure_wrk, run_wrk, server, write_pool  # noqa: E402
+from convsync.embedded import Tansu, free_port  # noqa: E402
+from kernel.kafka import ensure_topics  # noqa: E402
+from kernel.settings import KafkaSettings  # noqa: E402
+
+# (stage, functions): a sample belongs to the first stage one of whose functions is on its stack.
+STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Produce requests: encode, write, read the answers",
+     ("ProduceRequests._request", "ProduceRequests.ship", "AIOKafkaConnection._read", "plan_requests")),
+    ("records into batches: encode, partition, raw body copy", ("Coalescer._send",)),
+    ("acknowledged: resolve the group's requests", ("Coalescer._settle",)),
+    ("grouping: wait for quiet, deadline", ("Coalescer._hand_over",)),
+    ("parse: JSON, split into records", ("parse_webhook",)),
+    ("signature: HMAC-SHA256", ("check_signature",)),
+    ("body read, limits, read deadline", ("read_body", "request_headers")),
+    ("hand-over: submit, count", ("Delivery.accept",)),
+    ("answer: uvicorn writes the response", ("answer (ingest/webhook.py)",)),
+    ("HTTP: uvicorn parses, dispatches", ("HttpToolsProtocol", "RequestResponseCycle", "EdgeApp.__call__",
+                                         "WebhookEndpoint.__call__")),
+)
+OTHER = "event loop (socket reads, callbacks), GC, the rest"
+FRAME = re.compile(r" \((.*?):\d+\)$")
+
+
+def ensure_py_spy() -> str:
+    found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if Path(found).exists():
+        return found
+    print("bench: py-spy is missing; installing the `bench` extra's py-spy with pip", flush=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "py-spy>=0.4,<0.5"], check=True)
+    return str(Path(sys.executable).with_name("py-spy"))
+
+
+def stage_of(frames: list[str]) -> str | None:
+    """The stage of one sample's stack (outermost first); None for a thread that is not serving."""
+    if frames and frames[0].startswith("Thread."):  # uvicorn's supervisor ping thread, blocked
+        return None
+    for stage, names in STAGES:
+        if any(frame.startswith(name) for frame in frames for name in names):
+            return stage
+    return OTHER
+
+
+def tally(paths: list[Path]) -> collections.Counter[str]:
+    """Samples by stage over py-spy's raw (collapsed) outputs: "frame;frame;... count" per line."""
+    counts: collections.Counter[str] = collections.Counter()
+    for path in paths:
+        for line in path.read_text().splitlines():
+            if not line.strip():
+                continue
+            stack, count = line.rsplit(" ", 1)
+            frames = [FRAME.sub(lambda m: f" ({m.group(1)})", f) for f in stack.split(";")]
+            stage = stage_of(frames)
+            if stage is not None:
+                counts[stage] += int(count)
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds of each of the two runs (default 10)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    wrk, py_spy = ensure_wrk(), ensure_py_spy()
+    work = Path(tempfile.mkdtemp(prefix="convsync-stages-"))
+    try:
+        pool = work / "pool.tsv"
+        write_pool(pool)
+        broker = Tansu(port=free_port(), log_path=work / "tansu.log")
+        broker.start()
+        try:
+            kafka = KafkaSettings(bootstrap=broker.bootstrap, idempotence=False, topic_prefix="bench.")
+            asyncio.run(ensure_topics(kafka))
+            port = free_port()
+            env = {"CONVSYNC_APP_SECRETS": SECRET, "CONVSYNC_VERIFY_TOKEN": "bench", "CONVSYNC_LOG_FORMAT": "json",
+                   **kafka.environment(), "CONVSYNC_SPOOL_DIR": str(work / "spool")}
+            command = [sys.executable, "-m", "convsync", "serve", "--port", str(port), "--workers",
+                       str(args.workers), "--no-access-log"]
+            with server(command, env, f"http://127.0.0.1:{port}/readyz") as pid:
+                run_wrk(wrk, port, pool, args.connections, 2)  # warm-up
+                meter = CpuMeter(pid)
+                meter.start()
+                measured = run_wrk(wrk, port, pool, args.connections, args.duration)
+                us_per_request = meter.stop() * 1e6 / max(1, measured["requests"])
+                rps = measured["requests"] / (measured["duration_us"] / 1e6)
+                workers = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+                outputs = [work / f"spy-{w}.txt" for w in workers]
+                spies = [subprocess.Popen([py_spy, "record", "--pid", w, "--duration", str(args.duration),
+                                           "--rate", "250", "--format", "raw", "--output", str(out)],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         for w, out in zip(workers, outputs, strict=True)]
+                run_wrk(wrk, port, pool, args.connections, args.duration)
+                for spy in spies:
+                    spy.wait(args.duration + 60)
+        finally:
+            broker.stop()
+        counts = tally([out for out in outputs if out.exists()])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    total = sum(counts.values()) or 1
+    print(f"bench: {args.workers} workers, {args.connections} connections: {rps:.0f} req/s, "
+          f"{us_per_request:.0f} us of the workers' CPU per request (without the sampler); "
+          f"{total} samples while sampled\n")
+    print("| stage | share of samples | us per request |")
+    print("|---|---|---|")
+    for stage, _ in [*STAGES, (OTHER, ())]:
+        share = counts.get(stage, 0) / total
+        print(f"| {stage} | {100 * share:.1f}% | {share * us_per_request:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
