@@ -8,17 +8,24 @@ same migrations: "small" as the tests use it, and "large" with `--stored` messag
 (20 per conversation, on 200 other pages, each with a webhook's `raw` body as convsync keeps it). The
 same `--records` mixed records (bench/consume.py's mix) are then written into each, in the same run:
 
+  floor    the raw ceiling for the same rows: per batch of 5,000 records and per table, the mapped
+           rows COPY'd into a temporary table and merged by the writer's own upsert statement (its
+           `unnest` source swapped for that table); no Kafka, no decoding, none of the writer's
+           pending-edit, unsend or refresh steps. Rows/s counts the rows the merges returned
   ceiling  `consumers.store.write_batch` on one plain asyncpg connection (no Kafka, no decoding), in
            batches of 5,000: records/s and rows/s (every row any statement inserted or changed)
-  drain    the records preloaded on a topic and drained by one `convsync consume` process
+  drain    the records preloaded on a topic and drained by one `convsync consume` process; its rows/s
+           is its records/s times the ceiling's rows per record (the same records write the same rows)
 
-and the ratio large/small of each (target: drain >= 0.8x). Prints numbers, asserts nothing.
+and the ratio large/small of each (target: drain >= 0.8x), and of the drain to the floor.
+Prints numbers, asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 import time
 import uuid
@@ -32,7 +39,9 @@ import asyncpg  # noqa: E402
 from bench.consume import CHUNK, chunks, drain, log, preload, run_on_embedded_stack, run_row  # noqa: E402
 from consumers.batch import merge  # noqa: E402
 from consumers.mapping import map_record  # noqa: E402
-from consumers.store import WriteResult, write_batch  # noqa: E402
+from consumers.batch import Batch  # noqa: E402
+from consumers.store import (  # noqa: E402
+    COLUMNS, CONVERSATION_COLUMNS, WriteResult, _columns, _snapshot_columns, sql, write_batch)
 from convsync.embedded import EmbeddedStack  # noqa: E402
 from emulator import records as traffic  # noqa: E402
 from kernel.kafka import ensure_topics  # noqa: E402
@@ -96,6 +105,64 @@ async def ceiling(admin_url: str, template: str, records: list[EventRecord], run
     return len(records) / elapsed, (total.total_inserted + total.total_updated) / elapsed
 
 
+# The upsert statements whose rows the floor writes, one per table, in write_batch's order.
+FLOOR_STATEMENTS = ("upsert_conversations", "upsert_messages", "upsert_reactions", "upsert_message_edits",
+                    "upsert_message_deletes", "upsert_message_reads", "insert_conversation_events",
+                    "upsert_contacts")
+UNNEST = re.compile(r"unnest\((?P<args>[^;]*?)\)\s+AS\s+r\s*\((?P<names>[^)]*)\)", re.S)
+
+
+def copy_merge(name: str) -> tuple[str, str, str]:
+    """(temp table, its CREATE, the statement merging it) for one of the writer's upsert statements:
+    the same statement with its `unnest($1::t[], ...) AS r(...)` source swapped for the table."""
+    text = sql(name)
+    found = UNNEST.search(text)
+    if found is None:
+        raise SystemExit(f"bench: {name}.sql has no unnest(...) AS r(...) source to swap")
+    types = re.findall(r"\$\d+::([a-z ]+)\[\]", found["args"])
+    names = [n.strip() for n in found["names"].split(",")]
+    table = f"floor_{name}"
+    columns = ", ".join(f"{n} {t}" for n, t in zip(names, types, strict=True))
+    return table, f"CREATE TEMP TABLE {table} ({columns}) ON COMMIT DROP", text[:found.start()] + f"{table} AS r" + \
+        text[found.end():]
+
+
+def floor_rows(batch: Batch, name: str) -> list[tuple[object, ...]]:
+    """The rows write_batch passes to statement `name` as column arrays, as tuples."""
+    if name == "upsert_conversations":
+        columns = [*_columns(batch.conversations, CONVERSATION_COLUMNS), *_snapshot_columns(batch.conversations)]
+    else:
+        source = {"upsert_messages": batch.messages, "upsert_reactions": batch.reactions,
+                  "upsert_message_edits": batch.edits, "upsert_message_deletes": batch.deletes,
+                  "upsert_message_reads": batch.reads, "insert_conversation_events": batch.events,
+                  "upsert_contacts": batch.contacts}[name]
+        columns = _columns(source, COLUMNS[name])
+    return list(zip(*columns))
+
+
+async def floor(admin_url: str, template: str, records: list[EventRecord], run_id: str) -> tuple[float, float]:
+    """records/s and rows/s of COPY + one merge per table, into a fresh copy of `template`."""
+    url = await create_database(admin_url, template)
+    await run_row(url, run_id)
+    plan = [merge(map_record(r) for r in c) for c in chunks(records, CHUNK)]
+    statements = [(name, *copy_merge(name)) for name in FLOOR_STATEMENTS]
+    conn = await asyncpg.connect(url)
+    rows = 0
+    started = time.perf_counter()
+    for batch in plan:
+        async with conn.transaction():
+            for name, table, create, merging in statements:
+                source = floor_rows(batch, name)
+                if not source:
+                    continue
+                await conn.execute(create)
+                await conn.copy_records_to_table(table, records=source)
+                rows += len(await conn.fetch(merging))
+    elapsed = time.perf_counter() - started
+    await conn.close()
+    return len(records) / elapsed, rows / elapsed
+
+
 async def bench(args: argparse.Namespace, stack: EmbeddedStack, work: Path) -> None:
     admin_url = stack.database_url
     small = await create_template(admin_url)
@@ -106,20 +173,26 @@ async def bench(args: argparse.Namespace, stack: EmbeddedStack, work: Path) -> N
                           topic_prefix=f"growth{uuid.uuid4().hex[:6]}.")
     await ensure_topics(kafka)
     log(f"preload: {await preload(kafka, records):,.0f} records/s")
-    found: dict[str, tuple[float, float, float]] = {}
+    found: dict[str, tuple[float, ...]] = {}
     for name, template in (("small", small), ("large", large), ("small again", small)):
+        floor_records, floor_rows_s = await floor(admin_url, template, records, run_id)
         records_s, rows_s = await ceiling(admin_url, template, records, run_id)
         drained = await drain(stack, admin_url, template, kafka, len(records), run_id, 1, work, args.timeout)
-        found[name] = (records_s, rows_s, drained)
-        log(f"{name}: ceiling {records_s:,.0f} records/s ({rows_s:,.0f} rows/s), drain {drained:,.0f} records/s")
+        drained_rows = drained * rows_s / records_s
+        found[name] = (floor_records, floor_rows_s, records_s, rows_s, drained, drained_rows)
+        log(f"{name}: floor {floor_records:,.0f} records/s ({floor_rows_s:,.0f} rows/s), ceiling {records_s:,.0f} "
+            f"records/s ({rows_s:,.0f} rows/s), drain {drained:,.0f} records/s ({drained_rows:,.0f} rows/s)")
     base = tuple((a + b) / 2 for a, b in zip(found["small"], found["small again"], strict=True))
     print(f"{args.records:,} mixed records; large = {args.stored:,} messages stored before")
-    print(f"{'tables':12} {'ceiling records/s':>18} {'ceiling rows/s':>15} {'drain records/s':>16}")
-    for name, (records_s, rows_s, drained) in found.items():
-        print(f"{name:12} {records_s:18,.0f} {rows_s:15,.0f} {drained:16,.0f}")
+    print("| tables | floor records/s (rows/s) | write_batch records/s (rows/s) | drain records/s (rows/s) "
+          "| drain / floor |")
+    print("|---|---|---|---|---|")
+    for name, (f_rec, f_rows, c_rec, c_rows, d_rec, d_rows) in found.items():
+        print(f"| {name} | {f_rec:,.0f} ({f_rows:,.0f}) | {c_rec:,.0f} ({c_rows:,.0f}) | {d_rec:,.0f} ({d_rows:,.0f}) "
+              f"| {d_rec / f_rec:.2f} |")
     large_row = found["large"]
-    print(f"large / small (mean of the two small runs): ceiling {large_row[0] / base[0]:.2f}, "
-          f"drain {large_row[2] / base[2]:.2f} (target >= 0.8)")
+    print(f"large / small (mean of the two small runs): floor {large_row[0] / base[0]:.2f}, "
+          f"write_batch {large_row[2] / base[2]:.2f}, drain {large_row[4] / base[4]:.2f} (target >= 0.8)")
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from console import figures, humanize, sessions
+from console import figures, humanize, paging, sessions
 from console.sessions import Session
 from console.system import SystemView
 from ingest.app import Edge
@@ -188,10 +188,16 @@ class Console:
     # -- views ----------------------------------------------------------------------------------------
 
     async def pages_view(self, request: Request, session: Session) -> Response:
+        """A window of PAGE_SIZE pages, those needing attention first; `q` filters by name or id."""
+        search = request.query_params.get("q", "").strip()[:200] or None
+        offset = paging.offset_of(request.query_params.get("offset"))
         async with self.admin.reconciler.ctx.pool.acquire() as conn:
-            rows = await figures.pages_overview(conn)
+            rows = await figures.pages_overview(conn, search=search, limit=paging.PAGE_SIZE, offset=offset)
+            total, attention = await figures.pages_count(conn)
+        matching = int(rows[0]["matching"]) if rows else 0
         return self._render(request, "pages.html", session, pages=rows, system=await self.system.figures(),
-                            live=True)
+                            live=True, search=search or "", total=total, attention=attention,
+                            window=paging.window(offset, len(rows), matching))
 
     async def page_view(self, request: Request, session: Session) -> Response:
         wanted = request.path_params["page_id"]
@@ -211,9 +217,8 @@ class Console:
             wanted_status = None
         async with self.admin.reconciler.ctx.pool.acquire() as conn:
             found = await figures.runs(conn, wanted_page, wanted_status, 100)
-            page_ids = [p["page_id"] for p in await figures.pages_overview(conn)]
         return self._render(request, "runs.html", session, runs=found, page_id=wanted_page or "",
-                            wanted_status=wanted_status or "", statuses=RUN_STATUSES, page_ids=page_ids, live=True)
+                            wanted_status=wanted_status or "", statuses=RUN_STATUSES, live=True)
 
     async def dlq_view(self, request: Request, session: Session) -> Response:
         replays = await self.replays.replays.recent(10)

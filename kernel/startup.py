@@ -87,16 +87,32 @@ async def database_ready(url: str, *, timeout_s: float = 10.0) -> None:
                            f"run `convsync migrate` with the same {PREFIX}DATABASE_URL")
 
 
-@contextlib.contextmanager
-def _quiet_aiokafka() -> Iterator[None]:
-    """aiokafka logs its own ERROR lines for a failed start; the StartupError says it in one."""
-    logger = logging.getLogger("aiokafka")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+class _Quieted:
+    """A logger held at CRITICAL while any of several overlapping users wants it quiet, then given
+    back its own level. (Each saving and restoring the level itself, two clients starting at once
+    could restore each other's CRITICAL and silence the library for good.)"""
+
+    def __init__(self, name: str) -> None:
+        self._logger = logging.getLogger(name)
+        self._users = 0
+        self._level = logging.NOTSET
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        if self._users == 0:
+            self._level = self._logger.level
+            self._logger.setLevel(logging.CRITICAL)
+        self._users += 1
+        try:
+            yield
+        finally:
+            self._users -= 1
+            if self._users == 0:
+                self._logger.setLevel(self._level)
+
+
+# aiokafka logs its own ERROR lines for a failed start; the StartupError says it in one.
+_quiet_aiokafka = _Quieted("aiokafka")
 
 
 async def kafka_started(client: KafkaClient, kafka: KafkaSettings, *, producer: bool) -> None:

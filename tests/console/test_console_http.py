@@ -155,3 +155,39 @@ async def test_behind_a_trusted_proxy_the_cookie_is_secure_when_the_proxy_says_h
                                  allow_redirects=False) as response:
                 cookie = response.headers["Set-Cookie"]
             assert ("secure" in {a.strip().lower() for a in cookie.split(";")}) is secure
+
+
+async def test_thousands_of_pages_come_a_window_at_a_time_those_needing_attention_first(
+        database_url: str, kafka: KafkaSettings, data_dir: Path, conn: asyncpg.Connection) -> None:
+    """120 more pages (two needing re-authorisation): the first window holds 50 cards, the two first;
+    following `next` shows every page exactly once; a search finds one page by part of its name."""
+    async with console_stack(database_url, kafka, data_dir, consume=False) as stack, aiohttp.ClientSession() as http:
+        await conn.execute("""
+            INSERT INTO pages (page_id, graph_page_id, platform, name)
+            SELECT 'bulk' || lpad(n::text, 3, '0'), 'bulk' || n, 'messenger', 'Bulk page ' || lpad(n::text, 3, '0')
+            FROM generate_series(1, 120) AS n""")
+        await conn.execute("UPDATE pages SET status = 'needs_reauth' WHERE page_id IN ('bulk077', 'bulk118')")
+        every = {r["page_id"] for r in await conn.fetch("SELECT page_id FROM pages")}
+        operator = await log_in(http, stack.url)
+
+        seen: list[str] = []
+        path = CONSOLE
+        while True:
+            status, html = await operator.get(path)
+            assert status == 200
+            cards = re.findall(r'data-page="([^"]+)"', html)
+            assert 0 < len(cards) <= 50
+            if not seen:
+                assert cards[:2] == ["bulk077", "bulk118"] and len(cards) == 50
+                assert f"{len(every)} pages, 2 needing attention" in html
+            seen += cards
+            following = re.search(r'rel="next" href="([^"]+)"', html)
+            if following is None:
+                break
+            path = following.group(1).replace("&amp;", "&")
+        assert sorted(seen) == sorted(every) and len(seen) == len(every)
+
+        status, html = await operator.get(CONSOLE + "?q=page%20042")
+        assert status == 200 and re.findall(r'data-page="([^"]+)"', html) == ["bulk042"]
+        status, html = await operator.get(CONSOLE + "?q=no-such-page&offset=-3")
+        assert status == 200 and "No page here" in html and not re.findall(r'data-page="', html)

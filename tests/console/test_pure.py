@@ -82,3 +82,16 @@ def test_times_read_as_an_operator_says_them() -> None:
     assert humanize.size(1536) == "1.5 KiB" and humanize.size(12) == "12 B" and humanize.size(None) == "unknown"
     assert humanize.window_open(NOW + dt.timedelta(seconds=1), NOW)
     assert not humanize.window_open(NOW, NOW) and not humanize.window_open(None, NOW)
+
+
+def test_paging_reads_the_offset_defensively_and_links_only_to_windows_that_exist() -> None:
+    from console.paging import offset_of, window
+
+    assert [offset_of(raw) for raw in (None, "", "-5", "x", "100", "9" * 30)] == [0, 0, 0, 0, 100, 10_000_000]
+    assert window(0, 50, 120) == window(0, 50, 120, 50)
+    first, middle, last = window(0, 50, 120), window(50, 50, 120), window(100, 20, 120)
+    assert (first.first, first.last, first.previous, first.next) == (1, 50, None, 50)
+    assert (middle.previous, middle.next) == (0, 100)
+    assert (last.first, last.last, last.previous, last.next) == (101, 120, 50, None)
+    empty = window(0, 0, 0)
+    assert (empty.first, empty.last, empty.previous, empty.next) == (0, 0, None, None)
