@@ -15,7 +15,6 @@ Needs `wrk` (apt-get) and `py-spy` (the `bench` extra, pip); installed when miss
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections
 import re
 import shutil
@@ -28,10 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.proctime import CpuMeter  # noqa: E402
-from bench.webhook import SECRET, ensure_wrk, run_wrk, server, write_pool  # noqa: E402
-from convsync.embedded import Tansu, free_port  # noqa: E402
-from kernel.kafka import ensure_topics  # noqa: E402
-from kernel.settings import KafkaSettings  # noqa: E402
+from bench.webhook import broker_running, convsync_serving, ensure_wrk, run_wrk, write_pool  # noqa: E402
 
 # (stage, functions): a sample belongs to the first stage one of whose functions is on its stack.
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -91,40 +87,30 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds of each of the two runs (default 10)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--partitions", type=int, default=12, help="of the events topic (default 12)")
     args = parser.parse_args()
     wrk, py_spy = ensure_wrk(), ensure_py_spy()
     work = Path(tempfile.mkdtemp(prefix="convsync-stages-"))
     try:
         pool = work / "pool.tsv"
         write_pool(pool)
-        broker = Tansu(port=free_port(), log_path=work / "tansu.log")
-        broker.start()
-        try:
-            kafka = KafkaSettings(bootstrap=broker.bootstrap, idempotence=False, topic_prefix="bench.")
-            asyncio.run(ensure_topics(kafka))
-            port = free_port()
-            env = {"CONVSYNC_APP_SECRETS": SECRET, "CONVSYNC_VERIFY_TOKEN": "bench", "CONVSYNC_LOG_FORMAT": "json",
-                   **kafka.environment(), "CONVSYNC_SPOOL_DIR": str(work / "spool")}
-            command = [sys.executable, "-m", "convsync", "serve", "--port", str(port), "--workers",
-                       str(args.workers), "--no-access-log"]
-            with server(command, env, f"http://127.0.0.1:{port}/readyz") as pid:
-                run_wrk(wrk, port, pool, args.connections, 2)  # warm-up
-                meter = CpuMeter(pid)
-                meter.start()
-                measured = run_wrk(wrk, port, pool, args.connections, args.duration)
-                us_per_request = meter.stop() * 1e6 / max(1, measured["requests"])
-                rps = measured["requests"] / (measured["duration_us"] / 1e6)
-                workers = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-                outputs = [work / f"spy-{w}.txt" for w in workers]
-                spies = [subprocess.Popen([py_spy, "record", "--pid", w, "--duration", str(args.duration),
-                                           "--rate", "250", "--format", "raw", "--output", str(out)],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                         for w, out in zip(workers, outputs, strict=True)]
-                run_wrk(wrk, port, pool, args.connections, args.duration)
-                for spy in spies:
-                    spy.wait(args.duration + 60)
-        finally:
-            broker.stop()
+        with (broker_running("tansu", args.partitions, work / "tansu.log") as (kafka, _),
+              convsync_serving(args.workers, kafka, work / "spool") as (port, pid)):
+            run_wrk(wrk, port, pool, args.connections, 2)  # warm-up
+            meter = CpuMeter(pid)
+            meter.start()
+            measured = run_wrk(wrk, port, pool, args.connections, args.duration)
+            us_per_request = meter.stop() * 1e6 / max(1, measured["requests"])
+            rps = measured["requests"] / (measured["duration_us"] / 1e6)
+            workers = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+            outputs = [work / f"spy-{w}.txt" for w in workers]
+            spies = [subprocess.Popen([py_spy, "record", "--pid", w, "--duration", str(args.duration),
+                                       "--rate", "250", "--format", "raw", "--output", str(out)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                     for w, out in zip(workers, outputs, strict=True)]
+            run_wrk(wrk, port, pool, args.connections, args.duration)
+            for spy in spies:
+                spy.wait(args.duration + 60)
         counts = tally([out for out in outputs if out.exists()])
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -193,7 +193,7 @@ def run_case(workers: int, args: argparse.Namespace, wrk: str, pool: Path, work:
     rounds = []
     with server(ceiling, {"CONVSYNC_APP_SECRETS": SECRET}, f"http://127.0.0.1:{ceiling_port}/healthz") as a:
         if args.broker == "apache":
-            with broker_running(args, work / f"kafka-{workers}") as (kafka, broker_pid):
+            with broker_running(args.broker, args.partitions, work / f"kafka-{workers}") as (kafka, broker_pid):
                 with convsync_serving(workers, kafka, work / f"spool-{workers}") as (port, b):
                     for _ in range(args.rounds):
                         rounds.append(Round(workers, measure("ceiling", workers, Target(ceiling_port, a, broker_pid),
@@ -203,7 +203,7 @@ def run_case(workers: int, args: argparse.Namespace, wrk: str, pool: Path, work:
         else:
             for n in range(args.rounds):
                 ceiling_result = measure("ceiling", workers, Target(ceiling_port, a, None), wrk, args, pool)
-                with broker_running(args, work / f"tansu-{workers}-{n}.log") as (kafka, broker_pid):
+                with broker_running(args.broker, args.partitions, work / f"tansu-{workers}-{n}.log") as (kafka, broker_pid):
                     with convsync_serving(workers, kafka, work / f"spool-{workers}") as (port, b):
                         rounds.append(Round(workers, ceiling_result,
                                             measure("convsync", workers, Target(port, b, broker_pid), wrk, args,
@@ -213,15 +213,15 @@ def run_case(workers: int, args: argparse.Namespace, wrk: str, pool: Path, work:
 
 
 @contextlib.contextmanager
-def broker_running(args: argparse.Namespace, where: Path) -> Iterator[tuple[KafkaSettings, int]]:
-    """A fresh broker with the bench's topics: its settings and pid."""
-    broker: Tansu | ApacheKafka = (ApacheKafka(where) if args.broker == "apache"
+def broker_running(kind: str, partitions: int, where: Path) -> Iterator[tuple[KafkaSettings, int]]:
+    """A fresh broker ("tansu" or "apache") with the bench's topics: its settings and pid."""
+    broker: Tansu | ApacheKafka = (ApacheKafka(where) if kind == "apache"
                                    else Tansu(port=free_port(), log_path=where))
     broker.start()
     try:
         assert broker.proc is not None
-        kafka = KafkaSettings(bootstrap=broker.bootstrap, idempotence=args.broker == "apache", topic_prefix="bench.",
-                              events_partitions=args.partitions)
+        kafka = KafkaSettings(bootstrap=broker.bootstrap, idempotence=kind == "apache", topic_prefix="bench.",
+                              events_partitions=partitions)
         asyncio.run(ensure_topics(kafka))
         yield kafka, broker.proc.pid
     finally:
