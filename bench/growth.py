@@ -40,8 +40,7 @@ from bench.consume import CHUNK, chunks, drain, log, preload, run_on_embedded_st
 from consumers.batch import merge  # noqa: E402
 from consumers.mapping import map_record  # noqa: E402
 from consumers.batch import Batch  # noqa: E402
-from consumers.store import (  # noqa: E402
-    COLUMNS, CONVERSATION_COLUMNS, WriteResult, _columns, _snapshot_columns, sql, write_batch)
+from consumers.store import OTHER_UPSERTS, WriteResult, sql, upsert_columns, write_batch  # noqa: E402
 from convsync.embedded import EmbeddedStack  # noqa: E402
 from emulator import records as traffic  # noqa: E402
 from kernel.kafka import ensure_topics  # noqa: E402
@@ -106,9 +105,7 @@ async def ceiling(admin_url: str, template: str, records: list[EventRecord], run
 
 
 # The upsert statements whose rows the floor writes, one per table, in write_batch's order.
-FLOOR_STATEMENTS = ("upsert_conversations", "upsert_messages", "upsert_reactions", "upsert_message_edits",
-                    "upsert_message_deletes", "upsert_message_reads", "insert_conversation_events",
-                    "upsert_contacts")
+FLOOR_STATEMENTS = ("upsert_conversations", "upsert_messages", *(name for _, name in OTHER_UPSERTS))
 UNNEST = re.compile(r"unnest\((?P<args>[^;]*?)\)\s+AS\s+r\s*\((?P<names>[^)]*)\)", re.S)
 
 
@@ -129,15 +126,7 @@ def copy_merge(name: str) -> tuple[str, str, str]:
 
 def floor_rows(batch: Batch, name: str) -> list[tuple[object, ...]]:
     """The rows write_batch passes to statement `name` as column arrays, as tuples."""
-    if name == "upsert_conversations":
-        columns = [*_columns(batch.conversations, CONVERSATION_COLUMNS), *_snapshot_columns(batch.conversations)]
-    else:
-        source = {"upsert_messages": batch.messages, "upsert_reactions": batch.reactions,
-                  "upsert_message_edits": batch.edits, "upsert_message_deletes": batch.deletes,
-                  "upsert_message_reads": batch.reads, "insert_conversation_events": batch.events,
-                  "upsert_contacts": batch.contacts}[name]
-        columns = _columns(source, COLUMNS[name])
-    return list(zip(*columns))
+    return list(zip(*upsert_columns(batch, name)))
 
 
 async def floor(admin_url: str, template: str, records: list[EventRecord], run_id: str) -> tuple[float, float]:

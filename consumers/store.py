@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,19 +139,33 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+# (table, statement) of the upserts after conversations and messages, in the order write_batch runs them
+OTHER_UPSERTS = (("reactions", "upsert_reactions"), ("message_edits", "upsert_message_edits"),
+                 ("message_deletes", "upsert_message_deletes"), ("message_reads", "upsert_message_reads"),
+                 ("conversation_events", "insert_conversation_events"), ("contacts", "upsert_contacts"))
+_ROWS: dict[str, Callable[[Batch], Sequence[Any]]] = {
+    "upsert_messages": lambda b: b.messages, "upsert_reactions": lambda b: b.reactions,
+    "upsert_message_edits": lambda b: b.edits, "upsert_message_deletes": lambda b: b.deletes,
+    "upsert_message_reads": lambda b: b.reads, "insert_conversation_events": lambda b: b.events,
+    "upsert_contacts": lambda b: b.contacts,
+}
+
+
+def upsert_columns(b: Batch, name: str) -> list[list[Any]]:
+    """The column arrays upsert statement `name` takes for batch `b` (bench/growth.py writes the
+    same rows through COPY)."""
+    if name == "upsert_conversations":
+        return [*_columns(b.conversations, CONVERSATION_COLUMNS), *_snapshot_columns(b.conversations)]
+    return _columns(_ROWS[name](b), COLUMNS[name])
+
+
 async def write_batch(conn: asyncpg.Connection, batch: Batch, *, graph_unsends: bool = True) -> WriteResult:
     """Apply `batch` inside the caller's transaction; return real per-table and per-run counts.
     `graph_unsends`: mark deleted what a Graph reading no longer holds (CONVSYNC_GRAPH_UNSENDS)."""
     b = batch
-    convs = await _upsert(conn, "upsert_conversations", [
-        *_columns(b.conversations, CONVERSATION_COLUMNS), *_snapshot_columns(b.conversations)])
-    msgs = await _upsert(conn, "upsert_messages", _columns(b.messages, COLUMNS["upsert_messages"]))
-    tables = (("reactions", "upsert_reactions", b.reactions), ("message_edits", "upsert_message_edits", b.edits),
-              ("message_deletes", "upsert_message_deletes", b.deletes),
-              ("message_reads", "upsert_message_reads", b.reads),
-              ("conversation_events", "insert_conversation_events", b.events),
-              ("contacts", "upsert_contacts", b.contacts))
-    counted = {table: await _upsert(conn, name, _columns(rows, COLUMNS[name])) for table, name, rows in tables}
+    convs = await _upsert(conn, "upsert_conversations", upsert_columns(b, "upsert_conversations"))
+    msgs = await _upsert(conn, "upsert_messages", upsert_columns(b, "upsert_messages"))
+    counted = {table: await _upsert(conn, name, upsert_columns(b, name)) for table, name in OTHER_UPSERTS}
     applied = await _apply_pending(conn, b)
     if graph_unsends:
         applied += await _upsert(conn, "apply_graph_unsends", _columns(b.spans, COLUMNS["apply_graph_unsends"]))
