@@ -8,8 +8,9 @@ the same process, each with the same pages, activity and losses:
   before   every page every interval, 8 pages at once per replica, a replica ticking only every poll
            (the timer as it was)
   fixed    the same schedule, but a replica ticks as soon as one of its runs ends
-  adaptive reconciler.schedule: suspicious first, quiet pages stretched up to their bound,
-           parallelism from the app's call budget shared by the replicas (production today)
+  adaptive reconciler.schedule: suspicious first, quiet pages stretched only as far as the app's
+           budget needs for the pages there are (10,000 pages at 40 calls/s: 333 s; 30,000: 1,000 s),
+           parallelism from that budget shared by the replicas (production today)
 
 For each: syncs and Graph calls per hour, minutes over Meta's app limit (throttles), staleness (time
 between two syncs of a page) p50/p99/max overall and per class, pages that waited past their
@@ -49,7 +50,8 @@ def main() -> None:
     ways: list[tuple[str, Policy, bool]] = [("before", FixedSchedule(), False), ("fixed", FixedSchedule(), True),
                                             ("adaptive", SchedulePolicy(), True)]
     print(f"{args.pages:,} pages, {args.hours:g} h of virtual time, seed {args.seed}; interval 300 s, "
-          f"quiet pages up to 3600 s, app budget 40 calls/s, Meta's app limit 3000 calls/min")
+          f"quiet pages up to {SchedulePolicy().quiet_bound_s(args.pages):.0f} s (3600 s at most), app budget 40 calls/s, "
+          f"Meta's app limit 3000 calls/min")
     for replicas in args.replicas:
         for name, policy, wake in ways:
             config = SimConfig(pages=args.pages, replicas=replicas, hours=args.hours, seed=args.seed,

@@ -58,13 +58,16 @@ async def _next_tick(reconciler: Reconciler, stop: asyncio.Event) -> None:
 
 
 async def take_share(reconciler: Reconciler, conn: Conn) -> None:
-    """Say this replica is alive with the app usage it saw; take its share of the call budget and
-    pace every page by the newest usage any replica saw."""
+    """Say this replica is alive with the app usage it saw; take its share of the call budget, pace
+    every page by the newest usage any replica saw, and stretch quiet pages only as far as the
+    budget needs for the pages there are."""
     share = await replicas.heartbeat(conn, reconciler.owner, reconciler.app.seen_percent,
                                      REPLICA_WINDOW_POLLS * reconciler.ctx.settings.poll_s)
     reconciler.app.seen_percent = None
     reconciler.app.shared_percent = share.app_percent
     reconciler.budget_slots = reconciler.policy.parallel_pages(share.replicas, share.app_percent)
+    reconciler.active_pages = share.pages
+    metrics.QUIET_BOUND.set(reconciler.policy.quiet_bound_s(share.pages))
     metrics.REPLICAS.set(share.replicas)
     metrics.APP_USAGE.set(share.app_percent)
     metrics.PARALLEL_PAGES.set(min(reconciler.budget_slots, reconciler.ctx.settings.max_parallel_pages))

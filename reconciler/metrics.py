@@ -50,6 +50,11 @@ PARALLEL_PAGES = Gauge(
     "convsync_reconciler_parallel_pages",
     "Runs this replica may have at once: its share of the app's Graph call budget (reconciler.schedule).",
 )
+QUIET_BOUND = Gauge(
+    "convsync_schedule_quiet_bound_seconds",
+    "How long a quiet page may wait between two syncs now: the base interval while the app's budget looks at "
+    "every page once an interval, longer as pages outgrow it, at most CONVSYNC_RECONCILE_MAX_INTERVAL_S.",
+)
 REPLICAS = Gauge("convsync_reconciler_replicas", "Live reconciler replicas sharing the app's call budget.")
 APP_USAGE = Gauge("convsync_graph_app_usage_percent", "Meta's newest report of the app's usage, from any replica.")
 

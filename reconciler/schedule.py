@@ -1,7 +1,8 @@
 """When each page is synced next, which pages go first, and how many run at once (pure; time passed in).
 
     policy = SchedulePolicy.from_settings(settings.reconciler, settings.graph.calls_per_second)
-    due = policy.after_run(RunSignal(succeeded=True, new_activity=False, silent=False), quiet_runs=3, rand=0.4)
+    due = policy.after_run(RunSignal(succeeded=True, new_activity=False, silent=False), quiet_runs=3, rand=0.4,
+                           pages=10_000)
     slots = policy.parallel_pages(replicas=3, app_usage_percent=20.0)
 
 The timer used to sync every page every `interval_s`, eight at a time: with thousands of pages that
@@ -11,8 +12,11 @@ falls behind without saying so. Now each page's next sync follows what its last 
   webhooks had missed): again within `urgent_s`, ahead of every other due page (`priority`);
 - active (its newest conversation moved since the previous sync, the run failed, or webhooks were
   missed on the page within `gap_memory_s`): the base `interval_s`;
-- quiet (nothing moved): the interval doubles with each quiet run in a row, up to `max_interval_s`,
-  so no page waits longer than that (plus one poll and its run) between two syncs.
+- quiet (nothing moved): kept at the base interval while the app's budget can look at every page
+  once an interval; past that, the interval doubles with each quiet run in a row up to the time the
+  budget needs to look at every page once (`quiet_bound_s`), and never past `max_interval_s`, so
+  no page waits longer than that (plus one poll and its run) between two syncs. A webhook lost on
+  a quiet page says nothing until the page's next look, so stretching is only spent when it must.
 
 Jitter spreads the replicas. Parallelism follows the app's Graph call budget, shared by the live
 replicas (`parallel_pages`), and shrinks as Meta's reported app usage nears 100%; `max_parallel_pages`
@@ -75,6 +79,8 @@ class SchedulePolicy:
     page_calls_per_second: float = 2.0  # one page's pace (its governor): what one run spends at most
     max_parallel_pages: int = 64  # per replica, whatever the budget allows
     slow_from_percent: float = 75.0  # Meta's reported app usage from which fewer pages run at once
+    stretch_from_use: float = 0.75  # quiet pages stretch once one look at every page per interval needs more
+    #                                 than this share of the app's budget (the rest is for active pages)
 
     @classmethod
     def from_settings(cls, settings: ReconcilerSettings, page_calls_per_second: float) -> SchedulePolicy:
@@ -83,16 +89,27 @@ class SchedulePolicy:
                    app_calls_per_second=settings.app_calls_per_second, page_calls_per_second=page_calls_per_second,
                    max_parallel_pages=settings.max_parallel_pages)
 
-    def after_run(self, signal: RunSignal, quiet_runs: int, rand: float) -> NextSync:
-        """The next sync of a page whose run just ended; `rand` in [0, 1) spreads replicas. A failed
-        run is tried again after the base interval (its cause is usually Meta's, not the page's)."""
+    def quiet_bound_s(self, pages: int) -> float:
+        """How far a quiet page's interval may stretch when `pages` pages are active: the time the
+        app's budget (its `stretch_from_use` share, one call a look) needs to look at each once,
+        never below the base interval nor past `max_interval_s`."""
+        round_s = pages / (self.app_calls_per_second * self.stretch_from_use)
+        return min(self.max_interval_s, max(self.interval_s, round_s))
+
+    def after_run(self, signal: RunSignal, quiet_runs: int, rand: float, pages: int) -> NextSync:
+        """The next sync of a page whose run just ended, `pages` being active; `rand` in [0, 1) spreads
+        replicas. A failed run is tried again after the base interval (its cause is usually Meta's,
+        not the page's)."""
         if signal.silent:
             return NextSync(self._jittered(self.urgent_s, rand), URGENT, 0, "suspicious")
         if signal.new_activity or not signal.succeeded or signal.recent_gaps:
             return NextSync(self._jittered(self.interval_s, rand), NORMAL, 0, "active")
-        stretched = min(self.max_interval_s, self.interval_s * 2.0 ** min(quiet_runs + 1, 30))
-        # jitter may not push a quiet page past its bound: its last stretch is shortened instead
-        return NextSync(min(self.max_interval_s, self._jittered(stretched, rand)), NORMAL, quiet_runs + 1, "quiet")
+        bound = self.quiet_bound_s(pages)
+        stretched = self.interval_s * 2.0 ** min(quiet_runs + 1, 30)
+        # jitter may not push a quiet page past its bound; at the bound it spreads below it instead, or
+        # every quiet page would come back exactly one bound later and a burst would repeat forever
+        in_s = bound * (1.0 - self.jitter * rand) if stretched >= bound else min(bound, self._jittered(stretched, rand))
+        return NextSync(in_s, NORMAL, quiet_runs + 1, "quiet")
 
     def lost_webhooks_lately(self, since_gaps_s: float | None) -> bool:
         return since_gaps_s is not None and since_gaps_s < self.gap_memory_s

@@ -77,6 +77,7 @@ class Reconciler:
     schedule: SchedulePolicy | None = None  # None: from the settings, at 2 calls/s per page
     app: AppUsage = field(default_factory=AppUsage)  # Meta's app usage, as the governors see it
     budget_slots: int | None = None  # the timer's share of the app's call budget (reconciler.loop sets it)
+    active_pages: int = 0  # how many pages share that budget (reconciler.loop sets it): how far quiet ones stretch
     slot_freed: asyncio.Event = field(default_factory=asyncio.Event)
     slots: asyncio.Semaphore = field(init=False)
 
@@ -154,7 +155,7 @@ class Reconciler:
         moved = newest is not None and (lease.last_synced_at is None or newest > lease.last_synced_at)
         signal = RunSignal(succeeded, moved, await pages.is_silent(conn, lease.page_id),
                            self.policy.lost_webhooks_lately(lease.since_gaps_s))
-        return self.policy.after_run(signal, lease.quiet_runs, self.rand())
+        return self.policy.after_run(signal, lease.quiet_runs, self.rand(), self.active_pages)
 
     def _count(self, outcome: RunOutcome) -> None:
         metrics.RUNS.labels(outcome.mode, outcome.status).inc()

@@ -38,7 +38,7 @@ class Policy(Protocol):
 
     def lost_webhooks_lately(self, since_gaps_s: float | None) -> bool: ...
 
-    def after_run(self, signal: RunSignal, quiet_runs: int, rand: float) -> NextSync: ...
+    def after_run(self, signal: RunSignal, quiet_runs: int, rand: float, pages: int) -> NextSync: ...
 
     def after_gaps(self, due_in_s: float) -> float: ...
 
@@ -57,7 +57,7 @@ class FixedSchedule:
     def max_interval_s(self) -> float:
         return self.interval_s * (1.0 + self.jitter)
 
-    def after_run(self, signal: RunSignal, quiet_runs: int, rand: float) -> NextSync:
+    def after_run(self, signal: RunSignal, quiet_runs: int, rand: float, pages: int) -> NextSync:
         return NextSync(self.interval_s * (1.0 + self.jitter * rand), NORMAL, 0, "active")
 
     def after_gaps(self, due_in_s: float) -> float:
@@ -257,7 +257,7 @@ class Simulation:
         page.running_until = done
         self.running[replica].append((done, index))
         self.syncs, self.calls = self.syncs + 1, self.calls + calls
-        decided = self.policy.after_run(signal, page.quiet_runs, self.rng.random())
+        decided = self.policy.after_run(signal, page.quiet_runs, self.rng.random(), c.pages)
         page.priority, page.quiet_runs, page.due = decided.priority, decided.quiet_runs, done + decided.in_s
         soon = self.policy.after_gaps(decided.in_s)
         if found_gaps and soon < decided.in_s:  # the writer counts them a moment after the run

@@ -12,7 +12,7 @@ import pytest
 
 from kernel.settings import ReconcilerSettings
 from reconciler.schedule import NextSync
-from reconciler import pages
+from reconciler import pages, replicas
 from reconciler.run import _renewing
 
 pytestmark = pytest.mark.integration
@@ -39,6 +39,19 @@ async def test_two_replicas_never_lease_the_same_page(pool: asyncpg.Pool) -> Non
     async with pool.acquire() as conn:
         assert await pages.lease_due(conn, "c", 60, 10, 300) == []  # all held
         assert await pages.lease_page(conn, "p0", "c", 60) is None
+
+
+async def test_the_heartbeat_shares_the_replicas_the_newest_usage_and_the_active_pages(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute("DELETE FROM reconciler_replicas")
+        await pages.set_paused(conn, "p4", True)
+        await pages.mark_needs_reauth(conn, "p5", "token expired")
+        first = await replicas.heartbeat(conn, "a", 20.0, 15)
+        second = await replicas.heartbeat(conn, "b", None, 15)
+        # the active pages decide how far quiet ones stretch (reconciler.schedule.quiet_bound_s)
+        assert first == replicas.Share(1, 20.0, 4) and second == replicas.Share(2, 20.0, 4)
+        await conn.execute("UPDATE reconciler_replicas SET seen_at = now() - interval '1 min' WHERE owner = 'a'")
+        assert await replicas.heartbeat(conn, "b", 35.0, 15) == replicas.Share(1, 35.0, 4)
 
 
 async def test_watermark_only_grows_and_only_for_the_lease_holder(pool: asyncpg.Pool) -> None:

@@ -25,11 +25,22 @@ def test_the_old_timer_falls_behind_and_the_adaptive_schedule_keeps_every_bound(
     assert adaptive.known_gaps_within_interval == 1.0  # a page known to lose webhooks is never stretched
 
 
-def test_the_adaptive_schedule_spends_fewer_calls_than_syncing_everything_every_interval() -> None:
+def test_with_budget_for_every_page_each_interval_every_lost_webhook_comes_back_within_one() -> None:
+    adaptive = simulate(CONFIG, SchedulePolicy())  # 2,000 pages need 6.7 looks/s of a 40 calls/s budget
+    assert adaptive.gaps > 0 and adaptive.gaps_within_interval == 1.0
+    assert adaptive.pages_past_max_staleness == 0 and adaptive.throttled_minutes == 0
+
+
+def test_a_budget_short_of_every_page_each_interval_stretches_quiet_pages_and_keeps_the_bound() -> None:
     fixed = simulate(CONFIG, FixedSchedule())
-    adaptive = simulate(CONFIG, SchedulePolicy())
+    short = SchedulePolicy(app_calls_per_second=5.0)  # 3.75 looks/s: quiet pages stretch to 533 s
+    adaptive = simulate(CONFIG, short)
     assert fixed.pages_past_max_staleness == 0
-    assert adaptive.calls_per_hour < 0.5 * fixed.calls_per_hour
+    assert adaptive.pages_past_max_staleness == 0 and adaptive.throttled_minutes == 0
+    assert adaptive.calls_per_hour < 0.75 * fixed.calls_per_hour
+    quiet = adaptive.staleness_by_class["quiet"]
+    assert 300 * 1.1 < quiet[2] <= short.quiet_bound_s(CONFIG.pages) + 2 * CONFIG.poll_s
+    assert adaptive.known_gaps_within_interval == 1.0  # a page known to lose webhooks is never stretched
 
 
 def test_parallelism_stays_within_the_app_budget_however_many_replicas() -> None:
