@@ -4,10 +4,16 @@
     .venv/bin/python bench/edge_stages.py [--duration 10] [--workers 2] [--connections 64]
 
 The same load as bench/webhook.py (wrk with signed single-event Meta bodies, the embedded Tansu,
-acks=all), while py-spy samples every worker's Python stacks. Each sample is put in the stage of
-the innermost edge function on its stack (`STAGES`, first match); the stages' shares of the
-samples are then scaled to the workers' CPU per request, measured as bench/webhook.py measures it
-(bench/proctime.py) in a run without the sampler, which slows what it watches.
+acks=all), while py-spy samples every worker's stacks, Python and native. Each sample is put in
+the stage of the innermost edge function on its stack (`STAGES`, first match); a sample inside a
+write system call is put in its own stage, by whom it writes to (`WRITES`).
+
+py-spy counts a thread as busy while it runs and while it is ready but waits for a core. On two
+shared cores that waiting is large, and it gathers in the write system calls: a worker that writes
+a Produce request wakes the broker, an answer wakes wrk, and the woken process often takes the
+core right there. So the stages' shares are scaled to the workers' CPU plus that wait per request
+(the scheduler's run delay), both measured as bench/webhook.py measures CPU (bench/proctime.py) in
+a run without the sampler, which slows what it watches; the wait is printed beside them.
 
 Needs `wrk` (apt-get) and `py-spy` (the `bench` extra, pip); installed when missing, saying so.
 """
@@ -44,6 +50,16 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("HTTP: uvicorn parses, dispatches", ("HttpToolsProtocol", "RequestResponseCycle", "EdgeApp.__call__",
                                          "WebhookEndpoint.__call__")),
 )
+# py-spy counts these threads busy while they wait in a read: not the edge's work
+IDLE = ("Thread._bootstrap", "Process.pong", "Process.always_pong")
+# a sample whose innermost frame is a write system call: (stage, functions of the writer on the stack)
+WRITE_CALLS = ("write (", "writev (", "send (", "sendto (", "sendmsg (")
+WRITES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("write system call to the broker (mostly waiting for a core after waking it)",
+     ("ProduceRequests._request", "AIOKafkaConnection", "StreamWriter.write")),
+    ("write system call answering the client (mostly waiting for a core after waking it)",
+     ("answer (ingest/webhook.py)", "RequestResponseCycle.send")),
+)
 OTHER = "event loop (socket reads, callbacks), GC, the rest"
 FRAME = re.compile(r" \((.*?):\d+\)$")
 
@@ -59,12 +75,23 @@ def ensure_py_spy() -> str:
 
 def stage_of(frames: list[str]) -> str | None:
     """The stage of one sample's stack (outermost first); None for a thread that is not serving."""
-    if frames and frames[0].startswith("Thread."):  # uvicorn's supervisor ping thread, blocked
+    if any(frame.startswith(IDLE) for frame in frames):  # uvicorn's ping thread, blocked in a read
         return None
+    if frames and frames[-1].startswith(WRITE_CALLS):
+        for stage, names in WRITES:
+            if any(frame.startswith(name) for frame in frames for name in names):
+                return stage
     for stage, names in STAGES:
         if any(frame.startswith(name) for frame in frames for name in names):
             return stage
     return OTHER
+
+
+def worker_pids(server: int) -> list[str]:
+    """uvicorn's worker processes under `server`, without multiprocessing's resource tracker (a
+    child too, blocked in a read that py-spy would count as busy)."""
+    children = subprocess.run(["pgrep", "-P", str(server)], capture_output=True, text=True).stdout.split()
+    return [child for child in children if "resource_tracker" not in Path(f"/proc/{child}/cmdline").read_text()]
 
 
 def tally(paths: list[Path]) -> collections.Counter[str]:
@@ -101,11 +128,12 @@ def main() -> None:
             meter.start()
             measured = run_wrk(wrk, port, pool, args.connections, args.duration)
             us_per_request = meter.stop() * 1e6 / max(1, measured["requests"])
+            waited_per_request = meter.waited() * 1e6 / max(1, measured["requests"])
             rps = measured["requests"] / (measured["duration_us"] / 1e6)
-            workers = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+            workers = worker_pids(pid)
             outputs = [work / f"spy-{w}.txt" for w in workers]
             spies = [subprocess.Popen([py_spy, "record", "--pid", w, "--duration", str(args.duration),
-                                       "--rate", "250", "--format", "raw", "--output", str(out)],
+                                       "--rate", "250", "--native", "--format", "raw", "--output", str(out)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                      for w, out in zip(workers, outputs, strict=True)]
             run_wrk(wrk, port, pool, args.connections, args.duration)
@@ -115,14 +143,15 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     total = sum(counts.values()) or 1
-    print(f"bench: {args.workers} workers, {args.connections} connections: {rps:.0f} req/s, "
-          f"{us_per_request:.0f} us of the workers' CPU per request (without the sampler); "
-          f"{total} samples while sampled\n")
-    print("| stage | share of samples | us per request |")
+    busy = us_per_request + waited_per_request
+    print(f"bench: {args.workers} workers, {args.connections} connections: {rps:.0f} req/s; per request "
+          f"{us_per_request:.0f} us of the workers' CPU and {waited_per_request:.0f} us of their threads waiting "
+          f"for a core (without the sampler); {total} samples while sampled\n")
+    print("| stage | share of samples | us per request (on a core or waiting for one) |")
     print("|---|---|---|")
-    for stage, _ in [*STAGES, (OTHER, ())]:
+    for stage, _ in [*STAGES, *WRITES, (OTHER, ())]:
         share = counts.get(stage, 0) / total
-        print(f"| {stage} | {100 * share:.1f}% | {share * us_per_request:.1f} |")
+        print(f"| {stage} | {100 * share:.1f}% | {share * busy:.1f} |")
 
 
 if __name__ == "__main__":

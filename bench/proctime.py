@@ -2,7 +2,8 @@
 
 On a two-core machine the server, the broker and the load generator share the cores, so requests/s
 alone mixes how efficient the server is with how much the others took. `CpuMeter` reads user+system
-time of a process and its descendants before and after a measurement.
+time of a process and its descendants before and after a measurement, and how long their threads
+were ready to run but waited for a core (the scheduler's run delay, /proc/PID/task/TID/schedstat).
 """
 
 from __future__ import annotations
@@ -43,6 +44,24 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / _TICKS
 
 
+def run_delay_seconds(pids: list[int]) -> float:
+    """Seconds the threads of `pids` spent runnable but waiting for a core (0 where the kernel
+    keeps no schedstat)."""
+    total = 0
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return total / 1e9
+
+
 @dataclass
 class CpuMeter:
     """CPU seconds a process tree spends between `start()` and `stop()` (the tree as of start)."""
@@ -50,10 +69,16 @@ class CpuMeter:
     root: int
     _pids: list[int] = field(default_factory=list)
     _started: float = 0.0
+    _waited_from: float = 0.0
 
     def start(self) -> None:
         self._pids = descendants(self.root)
         self._started = cpu_seconds(self._pids)
+        self._waited_from = run_delay_seconds(self._pids)
 
     def stop(self) -> float:
         return cpu_seconds(self._pids) - self._started
+
+    def waited(self) -> float:
+        """Seconds the tree's threads were ready to run but waited for a core, since `start()`."""
+        return run_delay_seconds(self._pids) - self._waited_from

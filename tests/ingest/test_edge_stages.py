@@ -20,7 +20,20 @@ def test_a_sample_belongs_to_the_innermost_matching_stage_and_idle_threads_to_no
                     "RequestResponseCycle.send (uvicorn/protocols/http/httptools_impl.py:522)")
     assert stage_of(answer).startswith("answer")
     assert stage_of(frames(LOOP)) == OTHER
+    native_write = "UVStream__try_write (loop.c:106818);write (libc.so.6)"
+    produce = frames(f"{LOOP};ProduceRequests._request (ingest/shipping.py:77);StreamWriter.write (asyncio/streams.py:1);"
+                     + native_write)
+    assert stage_of(produce).startswith("write system call to the broker")
+    assert stage_of(frames(f"{answer_stack()};{native_write}")).startswith("write system call answering")
+    assert stage_of(produce[:-2]).startswith("Produce requests")  # the Python around the call is the Produce stage
     assert stage_of(frames("Thread._bootstrap (threading.py:995);Process.pong (uvicorn/supervisors/x.py:1)")) is None
+    native_idle = "clone3 (libc.so.6);Thread._bootstrap (threading.py:995);Process.pong (uvicorn/supervisors/x.py:1)"
+    assert stage_of(frames(f"{native_idle};Connection._recv (multiprocessing/connection.py:1);read (libc.so.6)")) is None
+
+
+def answer_stack() -> str:
+    return (f"{LOOP};WebhookEndpoint.__call__ (ingest/webhook.py:70);answer (ingest/webhook.py:130);"
+            "RequestResponseCycle.send (uvicorn/protocols/http/httptools_impl.py:522)")
 
 
 def test_the_tally_reads_py_spys_raw_output(tmp_path: Path) -> None:
