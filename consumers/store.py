@@ -128,7 +128,7 @@ CONVERSATION_COLUMNS = fields_of(ConversationUpsert, without=("snapshot", "by_we
 SNAPSHOT_COLUMNS = fields_of(SnapshotRow, without=("page_id", "user_id", "platform", "updated_ms", "run_id"))
 COLUMNS: dict[str, tuple[str, ...]] = {
     "upsert_conversations": (*CONVERSATION_COLUMNS, "snapshot_ms", *SNAPSHOT_COLUMNS),
-    "upsert_messages": fields_of(MessageRow, without=("run_id", "graph_text", "graph_observed_ms")),
+    "upsert_messages": fields_of(MessageRow, without=("run_id",)),
     "upsert_reactions": fields_of(ReactionRow),
     "upsert_message_edits": fields_of(EditRow),
     "upsert_message_deletes": fields_of(DeleteRow),

@@ -146,6 +146,30 @@ async def test_a_lost_edit_is_repaired_by_a_newer_graph_reading(conn: asyncpg.Co
     assert (row["text"], row["edit_count"]) == ("hello", 1)
 
 
+async def test_a_message_first_read_from_the_graph_carries_that_reading_and_is_written_once(
+        conn: asyncpg.Connection) -> None:
+    """A full sync inserts a message with the time of the reading that showed its text, so an older
+    edit webhook arriving later counts the edit but keeps the newer text; an edit newer than the
+    reading wins. The insert is the only write (apply_graph_texts leaves the row alone)."""
+    s, run = 1_000, traffic.new_run_id()
+    reading = traffic.snapshot(PAGE, USER, run, 20 * s, [("m_o", 10 * s, "hello", False),
+                                                         ("m_n", 11 * s, "hi", False)], 2)
+    async with conn.transaction():  # apply's own transaction is a savepoint inside this one
+        result = await apply(conn, [reading])
+        rewrites = await conn.fetchval("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'messages'")
+    assert (result.inserted["messages"], rewrites) == (2, 0)
+    seen = await conn.fetch("SELECT text_seen_at FROM messages")
+    assert [r["text_seen_at"] for r in seen] == [datetime.fromtimestamp(20.05, UTC)] * 2  # read_at = ts + 50 ms
+    older_edit = traffic.webhook("message_edit", PAGE, USER, 12 * s,
+                                 {"message_edit": {"mid": "m_o", "text": "hello?", "num_edit": 1}})
+    newer_edit = traffic.webhook("message_edit", PAGE, USER, 30 * s,
+                                 {"message_edit": {"mid": "m_n", "text": "hi!", "num_edit": 1}})
+    await apply(conn, [older_edit, newer_edit])
+    rows = {r["mid"]: (r["text"], r["edit_count"]) for r in
+            await conn.fetch("SELECT mid, text, edit_count FROM messages")}
+    assert rows == {"m_o": ("hello", 1), "m_n": ("hi!", 1)}
+
+
 async def test_reply_window_follows_the_last_inbound_message_of_either_source(conn: asyncpg.Connection) -> None:
     def at(ms: int) -> datetime:
         return datetime.fromtimestamp(ms / 1000, UTC)
