@@ -15,7 +15,7 @@ WITH keys AS (
                 ELSE GREATEST(s.total, COALESCE(c.snapshot_message_count, 0) + s.after_snapshot) END AS message_count,
            CASE WHEN s.last_outbound_at > COALESCE(c.snapshot_at, '-infinity') THEN i.inbound_after_outbound
                 WHEN c.snapshot_at IS NULL AND s.total = 0 THEN c.unread_count
-                ELSE COALESCE(c.snapshot_unread_count, 0) + i.inbound_after_snapshot END AS unread_count,
+                ELSE COALESCE(c.snapshot_unread_count, 0) + s.inbound_after_snapshot END AS unread_count,
            GREATEST(c.read_watermark, rd.read_at) AS read_watermark,
            GREATEST(c.last_inbound_at, s.last_inbound_at) AS last_inbound_at,
            GREATEST(c.last_outbound_at, s.last_outbound_at) AS last_outbound_at
@@ -26,13 +26,15 @@ WITH keys AS (
                count(*) AS total,
                count(*) FILTER (WHERE m.created_at > COALESCE(c.snapshot_at, '-infinity')) AS after_snapshot,
                max(m.created_at) FILTER (WHERE m.direction = 'outbound' AND NOT m.time_unknown) AS last_outbound_at,
-               max(m.created_at) FILTER (WHERE m.direction = 'inbound' AND NOT m.time_unknown) AS last_inbound_at
+               max(m.created_at) FILTER (WHERE m.direction = 'inbound' AND NOT m.time_unknown) AS last_inbound_at,
+               count(*) FILTER (WHERE m.direction = 'inbound'
+                                  AND m.created_at > COALESCE(c.snapshot_at, '-infinity')) AS inbound_after_snapshot
         FROM messages m WHERE m.page_id = k.page_id AND m.user_id = k.user_id
     ) s
-    CROSS JOIN LATERAL (
-        SELECT count(*) FILTER (WHERE m.created_at > s.last_outbound_at) AS inbound_after_outbound,
-               count(*) FILTER (WHERE m.created_at > COALESCE(c.snapshot_at, '-infinity')) AS inbound_after_snapshot
+    CROSS JOIN LATERAL (  -- only the messages after the last outbound one (messages_thread_idx)
+        SELECT count(*) AS inbound_after_outbound
         FROM messages m WHERE m.page_id = k.page_id AND m.user_id = k.user_id AND m.direction = 'inbound'
+                          AND m.created_at > s.last_outbound_at
     ) i
     LEFT JOIN LATERAL (
         SELECT m.created_at, m.text FROM messages m
