@@ -2,14 +2,12 @@
 -- incremental syncs found that webhooks had missed (last 24 hours, last 7 days; what a full sync reads
 -- back is mostly history from before the page was connected) and its reply windows open now.
 -- $1 NULL: every page, otherwise that one; $2 NULL, or text the page's name or id contains (any
--- case); $3 rows at most, from row $4. Pages that need attention (not active, silent, subscription
--- missing or failed) come first, then by name. `matching` is how many pages the filter matched.
+-- case); $3 rows at most, from row $4. Pages that need attention (pages.needs_attention: not active,
+-- silent, subscription missing or failed) come first, then by name. `matching` is how many pages the
+-- filter matched.
 -- The page's window is chosen from `pages` alone, so the per-page lookups run for the rows shown only.
 WITH shown AS (
-    SELECT p.*,
-           (p.status <> 'active' OR coalesce(p.silent, false)
-            OR coalesce(p.subscription_status IN ('missing', 'failed'), false)) AS attention,
-           count(*) OVER () AS matching
+    SELECT p.*, p.needs_attention AS attention, count(*) OVER () AS matching
     FROM pages p
     WHERE ($1::text IS NULL OR p.page_id = $1)
       AND ($2::text IS NULL OR strpos(lower(coalesce(p.name, '') || ' ' || p.page_id), lower($2)) > 0)
