@@ -53,7 +53,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
 # py-spy counts these threads busy while they wait in a read: not the edge's work
 IDLE = ("Thread._bootstrap", "Process.pong", "Process.always_pong")
 # a sample whose innermost frame is a write system call: (stage, functions of the writer on the stack)
-WRITE_CALLS = ("write (", "writev (", "send (", "sendto (", "sendmsg (")
+WRITE_CALLS = ("write (", "writev (", "send (", "sendto (", "sendmsg (", "__libc_write (", "__GI___libc_write (")
 WRITES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("write system call to the broker (mostly waiting for a core after waking it)",
      ("ProduceRequests._request", "AIOKafkaConnection", "StreamWriter.write")),
@@ -91,7 +91,14 @@ def worker_pids(server: int) -> list[str]:
     """uvicorn's worker processes under `server`, without multiprocessing's resource tracker (a
     child too, blocked in a read that py-spy would count as busy)."""
     children = subprocess.run(["pgrep", "-P", str(server)], capture_output=True, text=True).stdout.split()
-    return [child for child in children if "resource_tracker" not in Path(f"/proc/{child}/cmdline").read_text()]
+    workers = []
+    for child in children:
+        try:
+            if "resource_tracker" not in Path(f"/proc/{child}/cmdline").read_text():
+                workers.append(child)
+        except OSError:  # gone since pgrep saw it
+            continue
+    return workers
 
 
 def tally(paths: list[Path]) -> collections.Counter[str]:

@@ -80,5 +80,6 @@ class CpuMeter:
         return cpu_seconds(self._pids) - self._started
 
     def waited(self) -> float:
-        """Seconds the tree's threads were ready to run but waited for a core, since `start()`."""
-        return run_delay_seconds(self._pids) - self._waited_from
+        """Seconds the tree's threads were ready to run but waited for a core, since `start()` (counting
+        threads alive at both ends: one that ended between them takes its wait with it, hence the floor)."""
+        return max(0.0, run_delay_seconds(self._pids) - self._waited_from)

@@ -139,10 +139,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-# (table, statement) of the upserts after conversations and messages, in the order write_batch runs them
-OTHER_UPSERTS = (("reactions", "upsert_reactions"), ("message_edits", "upsert_message_edits"),
-                 ("message_deletes", "upsert_message_deletes"), ("message_reads", "upsert_message_reads"),
+# (table, statement) of the other upserts, in the order write_batch runs them: edits and deletes before
+# the messages (upsert_messages stamps a message with its Graph reading only when none is known for it),
+# the rest after
+PENDING_UPSERTS = (("message_edits", "upsert_message_edits"), ("message_deletes", "upsert_message_deletes"))
+LATER_UPSERTS = (("reactions", "upsert_reactions"), ("message_reads", "upsert_message_reads"),
                  ("conversation_events", "insert_conversation_events"), ("contacts", "upsert_contacts"))
+OTHER_UPSERTS = PENDING_UPSERTS + LATER_UPSERTS
 _ROWS: dict[str, Callable[[Batch], Sequence[Any]]] = {
     "upsert_messages": lambda b: b.messages, "upsert_reactions": lambda b: b.reactions,
     "upsert_message_edits": lambda b: b.edits, "upsert_message_deletes": lambda b: b.deletes,
@@ -164,8 +167,9 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch, *, graph_unsends: 
     `graph_unsends`: mark deleted what a Graph reading no longer holds (CONVSYNC_GRAPH_UNSENDS)."""
     b = batch
     convs = await _upsert(conn, "upsert_conversations", upsert_columns(b, "upsert_conversations"))
+    counted = {table: await _upsert(conn, name, upsert_columns(b, name)) for table, name in PENDING_UPSERTS}
     msgs = await _upsert(conn, "upsert_messages", upsert_columns(b, "upsert_messages"))
-    counted = {table: await _upsert(conn, name, upsert_columns(b, name)) for table, name in OTHER_UPSERTS}
+    counted |= {table: await _upsert(conn, name, upsert_columns(b, name)) for table, name in LATER_UPSERTS}
     applied = await _apply_pending(conn, b)
     if graph_unsends:
         applied += await _upsert(conn, "apply_graph_unsends", _columns(b.spans, COLUMNS["apply_graph_unsends"]))

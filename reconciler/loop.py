@@ -66,7 +66,7 @@ async def take_share(reconciler: Reconciler, conn: Conn) -> None:
     reconciler.app.seen_percent = None
     reconciler.app.shared_percent = share.app_percent
     reconciler.budget_slots = reconciler.policy.parallel_pages(share.replicas, share.app_percent)
-    reconciler.active_pages = share.pages
+    reconciler.counted_pages(share.pages)
     metrics.QUIET_BOUND.set(reconciler.policy.quiet_bound_s(share.pages))
     metrics.REPLICAS.set(share.replicas)
     metrics.APP_USAGE.set(share.app_percent)

@@ -121,5 +121,10 @@ async def mark_needs_reauth(conn: Conn, page_id: str, reason: str) -> None:
     await conn.execute(sql("mark_needs_reauth"), page_id, reason)
 
 
+async def active_page_count(conn: Conn) -> int:
+    count: int = await conn.fetchval(sql("active_page_count"))
+    return count
+
+
 async def active_page_ids(conn: Conn) -> list[str]:
     return [r["page_id"] for r in await conn.fetch(sql("active_page_ids"))]

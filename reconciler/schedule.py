@@ -106,9 +106,10 @@ class SchedulePolicy:
             return NextSync(self._jittered(self.interval_s, rand), NORMAL, 0, "active")
         bound = self.quiet_bound_s(pages)
         stretched = self.interval_s * 2.0 ** min(quiet_runs + 1, 30)
-        # jitter may not push a quiet page past its bound; at the bound it spreads below it instead, or
-        # every quiet page would come back exactly one bound later and a burst would repeat forever
-        in_s = bound * (1.0 - self.jitter * rand) if stretched >= bound else min(bound, self._jittered(stretched, rand))
+        # jitter may not push a quiet page past its bound; at the bound it spreads below it instead (by
+        # dividing, so any jitter setting stays above zero), or every quiet page would come back exactly
+        # one bound later and a burst would repeat forever
+        in_s = bound / (1.0 + self.jitter * rand) if stretched >= bound else min(bound, self._jittered(stretched, rand))
         return NextSync(in_s, NORMAL, quiet_runs + 1, "quiet")
 
     def lost_webhooks_lately(self, since_gaps_s: float | None) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,7 +78,8 @@ class Reconciler:
     schedule: SchedulePolicy | None = None  # None: from the settings, at 2 calls/s per page
     app: AppUsage = field(default_factory=AppUsage)  # Meta's app usage, as the governors see it
     budget_slots: int | None = None  # the timer's share of the app's call budget (reconciler.loop sets it)
-    active_pages: int = 0  # how many pages share that budget (reconciler.loop sets it): how far quiet ones stretch
+    active_pages: int = 0  # how many pages share that budget: how far quiet ones stretch (`pages_for_schedule`)
+    active_pages_at: float = float("-inf")  # monotonic time of that count
     slot_freed: asyncio.Event = field(default_factory=asyncio.Event)
     slots: asyncio.Semaphore = field(init=False)
 
@@ -155,7 +157,18 @@ class Reconciler:
         moved = newest is not None and (lease.last_synced_at is None or newest > lease.last_synced_at)
         signal = RunSignal(succeeded, moved, await pages.is_silent(conn, lease.page_id),
                            self.policy.lost_webhooks_lately(lease.since_gaps_s))
-        return self.policy.after_run(signal, lease.quiet_runs, self.rand(), self.active_pages)
+        return self.policy.after_run(signal, lease.quiet_runs, self.rand(), await self.pages_for_schedule(conn))
+
+    def counted_pages(self, active: int) -> None:
+        """The timer's heartbeat counted the active pages (reconciler.loop), every poll."""
+        self.active_pages, self.active_pages_at = active, time.monotonic()
+
+    async def pages_for_schedule(self, conn: Conn) -> int:
+        """The active pages, as the timer's heartbeat last counted them; a reconciler without a timer
+        (the admin API's, `convsync sync`) counts them itself, at most once a poll."""
+        if time.monotonic() - self.active_pages_at > self.ctx.settings.poll_s:
+            self.counted_pages(await pages.active_page_count(conn))
+        return self.active_pages
 
     def _count(self, outcome: RunOutcome) -> None:
         metrics.RUNS.labels(outcome.mode, outcome.status).inc()

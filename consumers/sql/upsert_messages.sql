@@ -2,17 +2,22 @@
 -- is filled from the other copy when missing; an edited text, or one read from the Graph API after the
 -- message was sent, is never replaced by the original; the deleted flag and
 -- edit count are left to the apply_* statements. Rows that would not change are not touched.
--- A new message whose text is the Graph reading it came with (graph_text) is inserted with that
+-- A new message whose text is the Graph reading it came with (graph_text), and that no edit or delete
+-- is known for (write_batch stores this batch's edits and deletes first), is inserted with that
 -- reading's time (text_seen_at), as apply_graph_texts would set it a moment later: that statement then
--- leaves it alone instead of rewriting every message a sync has just inserted. Existing rows and
--- other readings are left to apply_graph_texts, which runs after the pending edits and deletes.
+-- leaves it alone instead of rewriting every message a sync has just inserted. Existing rows, readings
+-- without text and messages with an edit or delete are left to apply_graph_texts, which runs after the
+-- pending edits and deletes, as before.
 INSERT INTO messages AS m (
     mid, page_id, user_id, direction, sender_id, created_at, text, attachments, reply_to_mid,
     quick_reply, app_id, metadata, source, raw, is_standby, story, time_unknown, text_seen_at)
 SELECT r.mid, r.page_id, r.user_id, r.direction, r.sender_id, to_timestamp(r.created_ms / 1000.0), r.text,
        r.attachments::jsonb, r.reply_to_mid, r.quick_reply::jsonb, r.app_id, r.metadata, r.source, r.raw::jsonb,
        r.is_standby, r.story::jsonb, r.time_unknown,
-       CASE WHEN r.text IS NOT DISTINCT FROM r.graph_text THEN to_timestamp(r.graph_observed_ms / 1000.0) END
+       CASE WHEN r.graph_text IS NOT NULL AND r.text = r.graph_text
+                 AND NOT EXISTS (SELECT 1 FROM message_edits e WHERE e.page_id = r.page_id AND e.mid = r.mid)
+                 AND NOT EXISTS (SELECT 1 FROM message_deletes d WHERE d.page_id = r.page_id AND d.mid = r.mid)
+            THEN to_timestamp(r.graph_observed_ms / 1000.0) END
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[],
             $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bool[], $16::text[],
             $17::bool[], $18::text[], $19::bigint[])

@@ -16,7 +16,7 @@ from consumers.mapping import map_record
 from consumers.store import write_batch
 from emulator import records as traffic
 from kernel.records import EventRecord
-from tests.consumers.support import apply, fixture_paths, fixture_record, table_state
+from tests.consumers.support import apply, apply_batches, fixture_paths, fixture_record, table_state
 
 pytestmark = pytest.mark.integration
 PAGE, USER = "1000000001", "2000000001"
@@ -168,6 +168,31 @@ async def test_a_message_first_read_from_the_graph_carries_that_reading_and_is_w
     rows = {r["mid"]: (r["text"], r["edit_count"]) for r in
             await conn.fetch("SELECT mid, text, edit_count FROM messages")}
     assert rows == {"m_o": ("hello", 1), "m_n": ("hi!", 1)}
+
+
+async def test_a_graph_reading_without_text_leaves_the_text_to_the_webhook_copy(conn: asyncpg.Connection) -> None:
+    run = traffic.new_run_id()
+    await apply(conn, [traffic.snapshot(PAGE, USER, run, 20_000, [("m_a", 10_000, None, False)], 1)])  # type: ignore[list-item]
+    assert await conn.fetchval("SELECT text_seen_at FROM messages WHERE mid = 'm_a'") is None
+    await apply(conn, [traffic.message(PAGE, USER, "m_a", 10_000, "a photo and a caption")])
+    assert await conn.fetchval("SELECT text FROM messages WHERE mid = 'm_a'") == "a photo and a caption"
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["edit_and_unsend_first", "all_in_one_batch"])
+async def test_an_edited_and_unsent_message_first_read_from_the_graph_keeps_its_edit(
+        conn: asyncpg.Connection, together: bool) -> None:
+    """An edit (at 12 s) and an unsend overtook the message; a sync read it at 20 s. As when the
+    reading came second: the edit applies, the unsend keeps the last known text (the edit's)."""
+    s, run = 1_000, traffic.new_run_id()
+    edit = traffic.webhook("message_edit", PAGE, USER, 12 * s,
+                           {"message_edit": {"mid": "m_u", "text": "edited", "num_edit": 1}})
+    unsend = dataclasses.replace(traffic.message(PAGE, USER, "m_u", 13 * s, ""),
+                                 event={"sender": {"id": USER}, "recipient": {"id": PAGE}, "timestamp": 13 * s,
+                                        "message": {"mid": "m_u", "is_deleted": True}})
+    reading = traffic.snapshot(PAGE, USER, run, 20 * s, [("m_u", 10 * s, "original", False)], 1)
+    await apply_batches(conn, [[edit, unsend, reading]] if together else [[edit, unsend], [reading]])
+    row = await conn.fetchrow("SELECT text, edit_count, is_deleted FROM messages WHERE mid = 'm_u'")
+    assert (row["text"], row["edit_count"], row["is_deleted"]) == ("edited", 1, True)
 
 
 async def test_reply_window_follows_the_last_inbound_message_of_either_source(conn: asyncpg.Connection) -> None:

@@ -11,7 +11,8 @@ import asyncpg
 import pytest
 
 from kernel.settings import ReconcilerSettings
-from reconciler.schedule import NextSync
+from reconciler.schedule import NextSync, SchedulePolicy
+from reconciler.service import Reconciler
 from reconciler import pages, replicas
 from reconciler.run import _renewing
 
@@ -52,6 +53,21 @@ async def test_the_heartbeat_shares_the_replicas_the_newest_usage_and_the_active
         assert first == replicas.Share(1, 20.0, 4) and second == replicas.Share(2, 20.0, 4)
         await conn.execute("UPDATE reconciler_replicas SET seen_at = now() - interval '1 min' WHERE owner = 'a'")
         assert await replicas.heartbeat(conn, "b", 35.0, 15) == replicas.Share(1, 35.0, 4)
+
+
+async def test_a_reconciler_without_a_timer_counts_the_active_pages_itself(pool: asyncpg.Pool) -> None:
+    """The admin API's and `convsync sync`'s reconcilers have no heartbeat: they count the pages for
+    the schedule themselves, at most once a poll; the timer's heartbeat count is used as it comes."""
+    ctx = SimpleNamespace(settings=ReconcilerSettings(poll_s=60))
+    reconciler = Reconciler(ctx, schedule=SchedulePolicy())  # type: ignore[arg-type]  # settings only
+    async with pool.acquire() as conn:
+        assert await reconciler.pages_for_schedule(conn) == 6
+        await pages.set_paused(conn, "p0", True)
+        assert await reconciler.pages_for_schedule(conn) == 6  # counted within this poll
+        reconciler.active_pages_at -= 61
+        assert await reconciler.pages_for_schedule(conn) == 5
+        reconciler.counted_pages(9_000)
+        assert await reconciler.pages_for_schedule(conn) == 9_000
 
 
 async def test_watermark_only_grows_and_only_for_the_lease_holder(pool: asyncpg.Pool) -> None:
