@@ -40,7 +40,7 @@ from bench.consume import CHUNK, chunks, drain, log, preload, run_on_embedded_st
 from consumers.batch import merge  # noqa: E402
 from consumers.mapping import map_record  # noqa: E402
 from consumers.batch import Batch  # noqa: E402
-from consumers.store import OTHER_UPSERTS, WriteResult, sql, upsert_columns, write_batch  # noqa: E402
+from consumers.store import LATER_UPSERTS, PENDING_UPSERTS, WriteResult, sql, upsert_columns, write_batch  # noqa: E402
 from convsync.embedded import EmbeddedStack  # noqa: E402
 from emulator import records as traffic  # noqa: E402
 from kernel.kafka import ensure_topics  # noqa: E402
@@ -105,7 +105,8 @@ async def ceiling(admin_url: str, template: str, records: list[EventRecord], run
 
 
 # The upsert statements whose rows the floor writes, one per table, in write_batch's order.
-FLOOR_STATEMENTS = ("upsert_conversations", "upsert_messages", *(name for _, name in OTHER_UPSERTS))
+FLOOR_STATEMENTS = ("upsert_conversations", *(name for _, name in PENDING_UPSERTS), "upsert_messages",
+                    *(name for _, name in LATER_UPSERTS))
 UNNEST = re.compile(r"unnest\((?P<args>[^;]*?)\)\s+AS\s+r\s*\((?P<names>[^)]*)\)", re.S)
 
 

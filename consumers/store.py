@@ -37,7 +37,7 @@ from kernel.sqlfiles import StatementMissing, statement
 
 MessageKey = tuple[str, str]  # (page_id, mid): a message's key, as in the messages table
 
-# Every statement write_batch runs (tests/consumers/test_statements.py keeps this list complete).
+# Every statement write_batch runs (tests/kernel/test_sqlfiles.py keeps this list complete).
 STATEMENTS = (
     "upsert_conversations", "upsert_messages", "upsert_reactions", "upsert_message_edits",
     "upsert_message_deletes", "upsert_message_reads", "insert_conversation_events", "apply_message_edits",
@@ -145,7 +145,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 PENDING_UPSERTS = (("message_edits", "upsert_message_edits"), ("message_deletes", "upsert_message_deletes"))
 LATER_UPSERTS = (("reactions", "upsert_reactions"), ("message_reads", "upsert_message_reads"),
                  ("conversation_events", "insert_conversation_events"), ("contacts", "upsert_contacts"))
-OTHER_UPSERTS = PENDING_UPSERTS + LATER_UPSERTS
 _ROWS: dict[str, Callable[[Batch], Sequence[Any]]] = {
     "upsert_messages": lambda b: b.messages, "upsert_reactions": lambda b: b.reactions,
     "upsert_message_edits": lambda b: b.edits, "upsert_message_deletes": lambda b: b.deletes,
