@@ -22,7 +22,7 @@ from ingest.delivery import Delivery
 from ingest.metrics import EdgeMetrics
 from ingest.parse import WebhookRejected, parse_webhook
 from kernel.settings import WebhookSettings
-from ingest.signature import check_signature
+from ingest.signature import Keys, check_signature
 from ingest.received import Received
 from kernel.records import EventRecord
 
@@ -35,7 +35,7 @@ class WebhookEndpoint:
         self.settings = settings
         self.delivery = delivery
         self.metrics = metrics
-        self.secrets = [s.reveal().encode() for s in settings.app_secrets]
+        self.secrets = Keys([s.reveal().encode() for s in settings.app_secrets])
         self.verify_token = settings.verify_token.reveal().encode() if settings.verify_token else None
         self.deadlines = ReadDeadlines(settings.body_read_timeout_s)
         self._arrivals = delivery.coalescer  # told when a request begins and when it has been read

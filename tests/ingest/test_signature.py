@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ingest.signature import check_signature, sign
+from ingest.signature import Keys, check_signature, sign
 from tests.ingest.meta import OLD_SECRET, SECRET, meta_bytes
 
 BODY = meta_bytes({"object": "page", "entry": [{"id": "1", "messaging": []}]})
@@ -35,6 +35,21 @@ FLIPPED = BODY[:10] + bytes([BODY[10] ^ 0x01]) + BODY[11:]
 )
 def test_signature_table(body: bytes, header: str | None, verdict: str) -> None:
     assert check_signature(body, header, [SECRET, OLD_SECRET]) == verdict
+    assert check_signature(body, header, KEYS) == verdict  # keyed once, used for every body (the edge's way)
+
+
+KEYS = Keys([SECRET, OLD_SECRET])
+
+
+def test_keys_are_reused_without_carrying_state_from_body_to_body() -> None:
+    keys = Keys([SECRET])
+    for body in (BODY, FLIPPED, BODY, b"", BODY * 100):
+        assert check_signature(body, sign(body, SECRET), keys) == "ok"
+        assert check_signature(body, sign(body, OLD_SECRET), keys) == "mismatch"
+
+
+def test_keys_never_show_the_secrets() -> None:
+    assert SECRET.decode() not in repr(Keys([SECRET])) and SECRET.decode() not in str(Keys([SECRET]))
 
 
 def test_meta_unicode_escaping_is_verified_over_the_raw_bytes() -> None:
