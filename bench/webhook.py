@@ -9,7 +9,7 @@
     every record.
 Both are served alike (uvicorn, uvloop, httptools, no access log, a listening socket per worker) and
 loaded by the same generator: wrk with bench/wrk_webhook.lua, cycling through a pool of distinct,
-signed, single-event Meta bodies.
+signed, single-event Meta bodies from 100 pages (`--pages`).
 
 Two cores shared by the servers, the broker and wrk make single runs vary by +-10%, so the two are
 measured alternately for `--rounds` rounds (default 5): the table shows the medians, and the ratio
@@ -68,9 +68,14 @@ class Result:
     broker_us: float  # CPU of the broker per request
 
 
-def meta_body(n: int, rng: random.Random) -> bytes:
-    """A realistic single-event Messenger webhook (one inbound text message), as Meta escapes it."""
-    page, user, ts = "104857600000001", str(6_000_000_000_000_000 + rng.randrange(10_000)), 1_732_870_000_000 + n
+PAGES = 100  # a support platform's edge receives the webhooks of many pages
+
+
+def meta_body(n: int, rng: random.Random, pages: int = PAGES) -> bytes:
+    """A realistic single-event Messenger webhook (one inbound text message) of one of `pages` pages,
+    as Meta escapes it."""
+    page, ts = str(104_857_600_000_001 + rng.randrange(pages)), 1_732_870_000_000 + n
+    user = str(6_000_000_000_000_000 + rng.randrange(10_000))
     text = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(8, 40)))
     document = {"object": "page", "entry": [{"id": page, "time": ts + 7, "messaging": [{
         "sender": {"id": user}, "recipient": {"id": page}, "timestamp": ts,
@@ -80,9 +85,9 @@ def meta_body(n: int, rng: random.Random) -> bytes:
     return json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
-def write_pool(path: Path, size: int = 2000) -> int:
+def write_pool(path: Path, size: int = 2000, pages: int = PAGES) -> int:
     rng = random.Random(4)
-    bodies = [meta_body(n, rng) for n in range(size)]
+    bodies = [meta_body(n, rng, pages) for n in range(size)]
     path.write_text("".join(f"{sign(b, SECRET.encode())}\t{b.decode()}\n" for b in bodies))
     return sum(map(len, bodies)) // size
 
@@ -168,12 +173,14 @@ def main() -> None:
                         help="the embedded Tansu (default), or Apache Kafka with idempotence (fetched like the tests')")
     parser.add_argument("--partitions", type=int, default=12,
                         help="partitions of the events topic (default 12, the production default)")
+    parser.add_argument("--pages", type=int, default=PAGES,
+                        help=f"pages the webhooks come from (default {PAGES})")
     args = parser.parse_args()
     wrk = ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="convsync-bench-"))
     pool = work / "pool.tsv"
-    print(f"bench: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; bodies ~{write_pool(pool)} B; "
-          f"{args.connections} connections, {args.duration} s each, {args.rounds} rounds, "
+    print(f"bench: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; bodies ~{write_pool(pool, pages=args.pages)} B "
+          f"from {args.pages} pages; {args.connections} connections, {args.duration} s each, {args.rounds} rounds, "
           f"{args.partitions} event partitions", flush=True)
     try:
         rounds = [r for workers in [int(w) for w in args.workers.split(",")]

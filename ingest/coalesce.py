@@ -20,9 +20,13 @@ The batches travel as Produce requests of the edge's own, one group in flight at
 (`ingest.shipping`, which also says why not aiokafka's accumulator).
 
 Partitions are chosen exactly as aiokafka's default partitioner does (`ingest.partition`), so a
-thread's events share a partition with the reconciler's records for it. A raw body is keyed by its
-first event's page (`kernel.records.archive_key`) and stamped with the time it was received; a body
-without events goes to one partition chosen for the group.
+thread's events share a partition with the reconciler's records for it. The raw bodies have no key
+and all go to one partition of the archive chosen for the group (at random, like Kafka's sticky
+partitioner for records without a key), each stamped with the time it was received. Keyed by page,
+as they once were, a group's bodies were spread over up to every partition of the archive: with 100
+pages in bench/webhook.py that cost a fifth of the edge's requests/s, in more and smaller batches
+for the edge and the broker. Nothing needs one page's bodies in order: a replay reads every
+partition, and the writer orders by Meta's times, never by arrival (DESIGN §2).
 
 Each acknowledged group reports its latency, from its oldest request to the last acknowledgement,
 to `on_produced` (the edge's produce-latency histogram).
@@ -42,7 +46,7 @@ from aiokafka import AIOKafkaProducer
 
 from kernel.aiokafka_wire import Batch
 
-from kernel.records import EventRecord, Topics, archive_key, encode, key_bytes
+from kernel.records import EventRecord, Topics, encode, key_bytes
 from ingest.shipping import ProduceRequests
 from ingest.received import Received
 
@@ -155,17 +159,15 @@ class Coalescer:
         events, raw = self._topics.events, self._topics.raw
         event_partitions = sorted(await producer.partitions_for(events))
         raw_partitions = sorted(await producer.partitions_for(raw))
-        unkeyed_partition = self._partitioner(None, raw_partitions, raw_partitions)
+        raw_partition = self._partitioner(None, raw_partitions, raw_partitions)  # the group's
         batches = Batches(producer.create_batch)
         for submitted in group:
             for record in submitted.records:
                 key = key_bytes(record)
                 partition = self._partitioner(key, event_partitions, event_partitions)
                 batches.append(events, partition, key, encode(record))
-            request, raw_key = submitted.request, archive_key(submitted.records)
-            raw_partition = (unkeyed_partition if raw_key is None
-                             else self._partitioner(raw_key, raw_partitions, raw_partitions))
-            batches.append(raw, raw_partition, raw_key, request.body, raw_headers(request),
+            request = submitted.request
+            batches.append(raw, raw_partition, None, request.body, raw_headers(request),
                            timestamp=request.received_at)
         return await self._shipper.ship(producer, batches.all())
 

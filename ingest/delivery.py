@@ -25,7 +25,7 @@ from kernel.kafka import producer as new_producer
 from ingest.metrics import EdgeMetrics
 from ingest.partition import MemoPartitioner
 from kernel.producing import KafkaSink
-from kernel.records import EventRecord, Topics, archive_key
+from kernel.records import EventRecord, Topics
 from kernel.settings import KafkaSettings, WebhookSettings
 from ingest.shipping import ProduceRequests
 from ingest.received import Received
@@ -105,8 +105,7 @@ class Delivery:
         """Send one request's events and raw body, then wait until Kafka acknowledged all of them."""
         sink = KafkaSink(self.link.started(), self.topics)
         acks = await sink.send_events(records)
-        acks.append(await sink.send_raw(request.body, raw_headers(request), key=archive_key(records),
-                                        timestamp_ms=request.received_at))
+        acks.append(await sink.send_raw(request.body, raw_headers(request), timestamp_ms=request.received_at))
         await asyncio.gather(*acks)
 
     async def accept(self, request: Received, records: Sequence[EventRecord]) -> bool:

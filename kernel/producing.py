@@ -52,7 +52,7 @@ class KafkaSink:
 
     async def send_raw(self, body: bytes, headers: Headers, *, key: bytes | None = None,
                        timestamp_ms: int | None = None) -> Ack:
-        """Archive a body, keyed by its page (`kernel.records.archive_key`), stamped with its arrival."""
+        """Archive a body, stamped with its arrival (the archive has no key: DESIGN §1, `kernel.records`)."""
         ack: Ack = await self._producer.send(self._topics.raw, body, key=key, headers=list(headers) or None,
                                              timestamp_ms=timestamp_ms)
         return ack

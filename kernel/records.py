@@ -7,9 +7,9 @@ Topics
     convsync.events.v1  one record per event, key = thread key (`page_id:user_id`, or `page_id` when
                         the event has no user), value = JSON envelope below
     convsync.raw.v1     the exact webhook body bytes, headers `signature`, `received_at`, `body_sha256`;
-                        key = the page id of the body's first event (`archive_key`; none for a body
-                        without events), timestamp = `received_at` (CreateTime), so one page's
-                        bodies stay in order and a replay seeks by arrival time
+                        no key: the bodies the edge ships together share one partition, chosen
+                        afresh for each group (`ingest.coalesce`); timestamp = `received_at`
+                        (CreateTime), so a replay seeks by arrival time
     convsync.dlq.v1     poison records, original value, headers naming topic/partition/offset/error
 
 Envelope (JSON object, schema version `v` = 1)
@@ -34,7 +34,7 @@ Errors: `RecordError` means the bytes are not a valid record of a version we kno
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast, get_args
 
@@ -108,11 +108,6 @@ class EventRecord:
 def thread_key(page_id: str, user_id: str | None) -> str:
     """The Kafka key: all events of one conversation share it, and so a partition and an order."""
     return page_id if user_id is None else f"{page_id}:{user_id}"
-
-
-def archive_key(records: Sequence[EventRecord]) -> bytes | None:
-    """The raw archive's key for a body that yielded `records`: its first event's page."""
-    return records[0].page_id.encode() if records else None
 
 
 def encode(record: EventRecord) -> bytes:

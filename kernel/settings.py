@@ -74,7 +74,7 @@ class KafkaSettings:
     bootstrap: str | None  # None: the embedded broker is started (dev, tests)
     idempotence: bool = True
     events_partitions: int = 12
-    raw_partitions: int = 12  # CONVSYNC_RAW_PARTITIONS: the archive, keyed by page (one page's bodies in order)
+    raw_partitions: int = 12  # CONVSYNC_RAW_PARTITIONS: the archive (no key; a group of bodies per partition)
     raw_retention_days: int = 30  # CONVSYNC_RAW_RETENTION_DAYS: -1 keeps the archive forever
     replication_factor: int = 1
     topic_prefix: str = ""  # "" in production: the topics are exactly convsync.events.v1 etc.

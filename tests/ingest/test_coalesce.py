@@ -31,12 +31,12 @@ from tests.ingest.conftest import read_topic
 from tests.ingest.meta import meta_bytes
 
 
-def request(n: int, rng: random.Random) -> tuple[Received, list[EventRecord]]:
-    user = f"u{rng.randrange(40)}"
-    items = [{"sender": {"id": user}, "recipient": {"id": "100"}, "timestamp": 1_732_870_000_000 + n,
+def request(n: int, rng: random.Random, *, pages: int = 1) -> tuple[Received, list[EventRecord]]:
+    user, page = f"u{rng.randrange(40)}", str(100 + rng.randrange(pages))
+    items = [{"sender": {"id": user}, "recipient": {"id": page}, "timestamp": 1_732_870_000_000 + n,
               "message": {"mid": f"m_{n}_{i}", "text": f"request {n} item {i} \u00e4 \U0001f600"}}
              for i in range(rng.randrange(1, 4))]
-    body = meta_bytes({"object": "page", "entry": [{"id": "100", "time": 1_732_870_000_000 + n, "messaging": items}]})
+    body = meta_bytes({"object": "page", "entry": [{"id": page, "time": 1_732_870_000_000 + n, "messaging": items}]})
     received = Received(body, f"sha256={n:064d}", 1_732_870_000_000 + n, hashlib.sha256(body).hexdigest())
     return received, parse_webhook(body, received_at=received.received_at, body_sha256=received.body_sha256)
 
@@ -57,7 +57,7 @@ async def test_concurrent_requests_reach_kafka_whole_on_their_partitions_in_orde
         coalescer = Coalescer(lambda: producer, kafka.topics, MemoPartitioner(), shipper(idempotent=idempotent),
                               timeout_s=10, linger_s=0.002, on_produced=produced.append)
         rng = random.Random(7)
-        requests = [request(n, rng) for n in range(400)]
+        requests = [request(n, rng, pages=30) for n in range(400)]
         futures = []
         for n, (received, records) in enumerate(requests):  # arrivals spread over several hand-overs
             futures.append(coalescer.submit(received, records))
@@ -83,8 +83,17 @@ async def test_concurrent_requests_reach_kafka_whole_on_their_partitions_in_orde
         assert mids == [r.event["message"]["mid"] for r in expected if r.thread_key.encode() == key]
 
     raw = await read_topic(kafka, kafka.topics.raw, len(requests))
-    assert [r.value for r in raw] == [received.body for received, _ in requests]
-    first = dict(raw[0].headers)
+    bodies = [received.body for received, _ in requests]
+    assert sorted(r.value for r in raw) == sorted(bodies)
+    assert all(r.key is None for r in raw)  # no key: a group's bodies share one partition, whatever their pages
+    order = {body: n for n, body in enumerate(bodies)}
+    by_partition: dict[int, list[int]] = defaultdict(list)
+    for record in sorted(raw, key=lambda r: (r.partition, r.offset)):
+        by_partition[record.partition].append(order[record.value])
+    assert all(ns == sorted(ns) for ns in by_partition.values())  # each partition in submission order
+    runs = sum(1 + sum(b != a + 1 for a, b in zip(ns, ns[1:])) for ns in by_partition.values())
+    assert runs <= len(produced)  # at most one partition per group: each group is one unbroken run
+    first = dict(next(r for r in raw if r.value == bodies[0]).headers)
     assert first == {"signature": requests[0][0].signature.encode(), "received_at": b"1732870000000",
                      "body_sha256": requests[0][0].body_sha256.encode()}
 

@@ -14,7 +14,7 @@ from ingest.received import Received
 from ingest.signature import sign
 from kernel.kafka import producer
 from kernel.producing import Ack, KafkaSink
-from kernel.records import EventRecord, archive_key
+from kernel.records import EventRecord
 from kernel.settings import KafkaSettings
 from tests.ingest.meta import SECRET, meta_bytes
 
@@ -50,7 +50,7 @@ def bodies(n_events: int, *, seed: int, pages: int = 3, per_body: int = 3, start
 
 
 async def archive(kafka: KafkaSettings, items: Sequence[Body], *, live: bool = False) -> None:
-    """Write each body to the raw archive as the edge does (key, headers, arrival time); with `live`,
+    """Write each body to the raw archive as the edge does (no key, its headers and arrival time); with `live`,
     its events to the events topic too, as the edge's drain does."""
     p = producer(kafka)
     await p.start()
@@ -63,8 +63,7 @@ async def archive(kafka: KafkaSettings, items: Sequence[Body], *, live: bool = F
                                 hashlib.sha256(item.body).hexdigest())
             if live:
                 acks.extend(await sink.send_events(records))
-            acks.append(await sink.send_raw(item.body, raw_headers(received), key=archive_key(records),
-                                            timestamp_ms=item.received_at))
+            acks.append(await sink.send_raw(item.body, raw_headers(received), timestamp_ms=item.received_at))
         await asyncio.gather(*acks)
     finally:
         await p.stop()
