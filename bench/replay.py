@@ -7,7 +7,7 @@ On the embedded stack (PostgreSQL + Tansu, started here under a temp folder):
 (a) drain: the events of the archive preloaded on the events topic, consumed into an empty database
     by one `convsync consume` process (first to last batch, so the group join is not counted);
 (b) replay: the same events archived as signed webhook bodies on the raw topic (three events a body,
-    the edge's key and headers), then `convsync replay --from raw` into an empty database with one
+    the edge's headers, no key), then `convsync replay --from raw` into an empty database with one
     `convsync consume` running: the replay's own rate (produced / its run time, from its `replays`
     row) and the time until the writer has written everything.
 Target: the replay keeps the writer busy (replay rate >= 0.8 x the drain rate).
