@@ -31,6 +31,7 @@ from consumers.rows import (
     SnapshotRow,
     WatermarkRow,
 )
+from kernel import jsoncodec
 from kernel.jsonvalues import integer_or_none, required_object, required_text
 from kernel.records import EventRecord, RecordError
 from kernel.times import epoch_ms, graph_time_ms
@@ -56,7 +57,7 @@ def check_ranges(rows: Rows) -> Rows:
     """`rows`, unless a time or a count in them cannot be stored in its column (RecordError)."""
     for table in TABLES:
         for row in getattr(rows, table):
-            for name in row.__slots__:
+            for name in _ranged(type(row)):
                 value = getattr(row, name)
                 if type(value) is not int:  # noqa: E721 - exactly int (bools are not counts)
                     continue
@@ -67,9 +68,29 @@ def check_ranges(rows: Rows) -> Rows:
     return rows
 
 
+_RANGED: dict[type, tuple[str, ...]] = {}
+
+
+def _ranged(row_type: type) -> tuple[str, ...]:
+    """The fields of a row type that hold a time (`*_ms`) or a 32-bit count, found once per type."""
+    names = _RANGED.get(row_type)
+    if names is None:
+        names = _RANGED[row_type] = tuple(name for name in row_type.__slots__
+                                          if name.endswith("_ms") or name in INT4_COLUMNS)
+    return names
+
+
 def canonical_json(value: Any) -> str:
-    """One text per JSON value (sorted keys) so equal payloads compare and hash equal."""
+    """One text per JSON value (sorted keys) so equal payloads compare and hash equal (the key of a
+    conversation event, a span's message ids): the stdlib's, so keys made before stay the same."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def jsonb_text(value: Any) -> str:
+    """A JSON value as text for a jsonb column: orjson, several times faster than `canonical_json`
+    on a message's event, with the same sorted keys. The two may spell a number differently (orjson
+    writes 1e-5 where the stdlib writes 1e-05), which jsonb does not keep."""
+    return jsoncodec.dumps_text(value)
 
 
 def _kind(record: EventRecord) -> str:
@@ -123,7 +144,7 @@ def _optional_str(value: Any) -> str | None:
 
 
 def _optional_json(value: Any) -> str | None:
-    return None if value is None else canonical_json(value)
+    return None if value is None else jsonb_text(value)
 
 
 def _message(record: EventRecord) -> Rows:
@@ -149,9 +170,9 @@ def _message(record: EventRecord) -> Rows:
         app_id=_optional_str(message.get("app_id")) if echo else None,
         metadata=_optional_str(message.get("metadata")) if echo else None,
         source="webhook",
-        raw=canonical_json(record.event),
+        raw=jsonb_text(record.event),
         is_standby=record.event.get("standby") is True,
-        story=None if story is None else canonical_json(story),
+        story=None if story is None else jsonb_text(story),
         time_unknown=time_unknown(record),
     )
     return Rows(messages=(row,))
@@ -230,7 +251,7 @@ def _conversation_event(record: EventRecord) -> Rows:
     unknown = time_unknown(record)
     referral = _referral(record.event)
     row = EventRow(f"{kind}:{digest}", record.page_id, record.user_id, kind, None if unknown else event_ms(record),
-                   canonical_json(record.event), _optional_str(referral.get("source")),
+                   jsonb_text(record.event), _optional_str(referral.get("source")),
                    _optional_str(referral.get("ref")), unknown)
     return Rows(events=(row,))
 
@@ -359,7 +380,7 @@ def _graph_message(record: EventRecord, user_id: str, run_id: str, message: Any)
         app_id=None,
         metadata=None,
         source="graph",
-        raw=canonical_json(message),
+        raw=jsonb_text(message),
         run_id=run_id,
         graph_text=text,
         graph_observed_ms=_read_at(record),

@@ -12,6 +12,8 @@ stdlib exactly as before. Either way the caller gets the value the stdlib would 
                              unpaired surrogate (`"\\ud800"`), which has no UTF-8 form
     dumps(value) -> bytes    compact UTF-8 (like separators=(",", ":"), ensure_ascii=False);
                              raises UnicodeEncodeError for a string holding a lone surrogate
+    dumps_text(value) -> str the same as text with sorted keys (like sort_keys=True); a lone
+                             surrogate stays in it, as json.dumps leaves it
 """
 
 from __future__ import annotations
@@ -61,6 +63,13 @@ def dumps(value: Any) -> bytes:
         return orjson.dumps(value)
     except TypeError:  # an integer beyond 64 bits, a lone surrogate, a type orjson does not take
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def dumps_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _fast_loads(data: bytes) -> Any:

@@ -116,3 +116,22 @@ def test_dumps_reads_back_as_the_value_the_stdlib_would_write(value: Any) -> Non
         return
     written = jsoncodec.dumps(value)
     assert same(jsoncodec.loads(written), json.loads(expected))
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=JSON_VALUES)
+def test_dumps_text_is_the_value_the_stdlib_writes_with_sorted_keys(value: Any) -> None:
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    written = jsoncodec.dumps_text(value)
+    assert same(json.loads(written), json.loads(expected))
+    # the keys in the same order at every depth
+    assert json.loads(written, object_pairs_hook=list) == json.loads(expected, object_pairs_hook=list)
+
+
+@pytest.mark.parametrize("value", [
+    {"b": 1, "a": {"d": [1, 2.5, None, True], "c": "\u00e4\U0001f600\n\"\\"}},
+    {"wide": 123456789012345678901234567890},  # orjson refuses it: the stdlib writes it
+    {"lone": "\ud800"},  # kept as json.dumps keeps it (PostgreSQL refuses it later, as before)
+])
+def test_dumps_text_matches_the_stdlib_text(value: Any) -> None:
+    assert jsoncodec.dumps_text(value) == json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
