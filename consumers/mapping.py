@@ -9,6 +9,7 @@ So does a value the mapper knows its column cannot hold (an `integer` past 2^31,
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -68,15 +69,15 @@ def check_ranges(rows: Rows) -> Rows:
     return rows
 
 
-_RANGED: dict[type, tuple[str, ...]] = {}
+_RANGED: dict[type[Any], tuple[str, ...]] = {}
 
 
-def _ranged(row_type: type) -> tuple[str, ...]:
+def _ranged(row_type: type[Any]) -> tuple[str, ...]:
     """The fields of a row type that hold a time (`*_ms`) or a 32-bit count, found once per type."""
     names = _RANGED.get(row_type)
     if names is None:
-        names = _RANGED[row_type] = tuple(name for name in row_type.__slots__
-                                          if name.endswith("_ms") or name in INT4_COLUMNS)
+        names = _RANGED[row_type] = tuple(field.name for field in dataclasses.fields(row_type)
+                                          if field.name.endswith("_ms") or field.name in INT4_COLUMNS)
     return names
 
 
