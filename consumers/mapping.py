@@ -90,7 +90,9 @@ def canonical_json(value: Any) -> str:
 def jsonb_text(value: Any) -> str:
     """A JSON value as text for a jsonb column: orjson, several times faster than `canonical_json`
     on a message's event, with the same sorted keys. The two may spell a number differently (orjson
-    writes 1e-5 where the stdlib writes 1e-05), which jsonb does not keep."""
+    writes 0.00001 where the stdlib writes 1e-05), which jsonb does not keep; an infinity (an
+    overflowing number such as 1e400) is written as null, where the stdlib's `Infinity` made
+    PostgreSQL refuse the whole record."""
     return jsoncodec.dumps_text(value)
 
 

@@ -21,8 +21,8 @@ The batches travel as Produce requests of the edge's own, one group in flight at
 
 Partitions are chosen exactly as aiokafka's default partitioner does (`ingest.partition`), so a
 thread's events share a partition with the reconciler's records for it. The raw bodies have no key
-and all go to one partition of the archive chosen for the group (at random, like Kafka's sticky
-partitioner for records without a key), each stamped with the time it was received. Keyed by page,
+and all go to one partition of the archive chosen for the group (at random among those with a
+leader, like Kafka's sticky partitioner for records without a key), each stamped with the time it was received. Keyed by page,
 as they once were, a group's bodies were spread over up to every partition of the archive: with 100
 pages in bench/webhook.py that cost a fifth of the edge's requests/s, in more and smaller batches
 for the edge and the broker. Nothing needs one page's bodies in order: a replay reads every
@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 
-from kernel.aiokafka_wire import Batch
+from kernel.aiokafka_wire import Batch, Connections
 
 from kernel.records import EventRecord, Topics, encode, key_bytes
 from ingest.shipping import ProduceRequests
@@ -159,7 +159,8 @@ class Coalescer:
         events, raw = self._topics.events, self._topics.raw
         event_partitions = sorted(await producer.partitions_for(events))
         raw_partitions = sorted(await producer.partitions_for(raw))
-        raw_partition = self._partitioner(None, raw_partitions, raw_partitions)  # the group's
+        available = Connections(producer).available_partitions(raw)  # those with a leader
+        raw_partition = self._partitioner(None, raw_partitions, available)  # the group's
         batches = Batches(producer.create_batch)
         for submitted in group:
             for record in submitted.records:

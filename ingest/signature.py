@@ -23,8 +23,9 @@ _PREFIX = "sha256="
 
 class Keys:
     """The app secrets, each keyed once: an HMAC object per secret, copied for every body, so the
-    secret's padded key blocks are not hashed again per request (about 1.7 us per 500-byte body
-    instead of 3.2 us for the one-shot `hmac.digest`). It never shows the secrets."""
+    secret's padded key blocks are not hashed again per body (about 1.7 us per 500-byte body
+    instead of 3.2 us for the one-shot `hmac.digest`, measured alone). Build it once and keep it (the
+    edge, a replay). It never shows the secrets."""
 
     def __init__(self, secrets: Sequence[bytes]) -> None:
         self._keyed = [hmac.new(secret, digestmod=hashlib.sha256) for secret in secrets]
@@ -42,17 +43,22 @@ class Keys:
         return f"Keys({len(self._keyed)} secrets)"
 
 
-def check_signature(body: bytes, header: str | None, secrets: Keys | Sequence[bytes]) -> Verdict:
+Secrets = Keys | Sequence[bytes]
+"""The app secrets: keyed once (`Keys`), or as they are (each body then keys every secret again)."""
+
+
+def check_signature(body: bytes, header: str | None, secrets: Secrets) -> Verdict:
     """Whether `header` is a valid `sha256=` signature of `body` under any of `secrets`."""
     if header is None or header == "":
         return "missing"
     digest = _parse(header)
     if digest is None:
         return "malformed"
-    keys = secrets if isinstance(secrets, Keys) else Keys(secrets)
+    expected = (secrets.digests(body) if isinstance(secrets, Keys)
+                else [hmac.digest(secret, body, "sha256") for secret in secrets])
     matched = False
-    for expected in keys.digests(body):  # every secret is tried: the time taken does not depend on which matched
-        matched |= hmac.compare_digest(expected, digest)
+    for candidate in expected:  # every secret is tried: the time taken does not depend on which matched
+        matched |= hmac.compare_digest(candidate, digest)
     return "ok" if matched else "mismatch"
 
 

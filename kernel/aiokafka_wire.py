@@ -4,7 +4,7 @@ The edge writes Produce requests of its own (ingest.shipping: fewer, larger requ
 accumulator bookkeeping, measured in bench/webhook.py). That needs a record batch's bytes
 (`BatchBuilder._build`, what aiokafka's own sender uses), stamping a batch with a producer id and
 sequence (`BatchBuilder._set_producer_state`, what its accumulator does), the producer's client
-(`send` to a node, the cluster's partition leaders, a metadata refresh, a random node), a
+(`send` to a node, the cluster's partition leaders and available partitions, a metadata refresh, a random node), a
 consumer's wait for one topic's metadata (the replay's scan, `topic_partitions`) and the
 protocol classes of Produce and InitProducerId. `missing()` names any of them an aiokafka release
 has moved; tests/kernel/test_aiokafka_wire.py fails with that name, so an upgrade breaks loudly
@@ -59,6 +59,11 @@ class Connections:
         leader: int | None = self._client.cluster.leader_for_partition(TopicPartition(topic, partition))
         return leader
 
+    def available_partitions(self, topic: str) -> list[int]:
+        """The topic's partitions that have a leader now (what aiokafka's own partitioning offers a
+        record without a key)."""
+        return sorted(self._client.cluster.available_partitions_for_topic(topic) or ())
+
     def random_node(self) -> int | None:
         node: int | None = self._client.get_random_node()
         return node
@@ -107,8 +112,8 @@ def missing() -> list[str]:
 
     gone = [f"{owner.__name__}.{name}" for owner, name in _INTERNALS if not hasattr(owner, name)]
     gone += [f"AIOKafkaClient.{name}" for name in _CLIENT_METHODS if not hasattr(AIOKafkaClient, name)]
-    if not hasattr(ClusterMetadata, "leader_for_partition"):
-        gone.append("ClusterMetadata.leader_for_partition")
+    gone += [f"ClusterMetadata.{name}" for name in ("leader_for_partition", "available_partitions_for_topic")
+             if not hasattr(ClusterMetadata, name)]
     gone += [f"ProduceRequest({name}=)" for name in ("required_acks", "timeout", "topics", "transactional_id")
              if not _accepts(ProduceRequest, name)]
     gone += [f"InitProducerIdRequest({name}=)" for name in ("transactional_id", "transaction_timeout_ms")

@@ -14,6 +14,10 @@ stdlib exactly as before. Either way the caller gets the value the stdlib would 
                              raises UnicodeEncodeError for a string holding a lone surrogate
     dumps_text(value) -> str the same as text with sorted keys (like sort_keys=True); a lone
                              surrogate stays in it, as json.dumps leaves it
+
+Both dumps write NaN and the infinities as `null`, as orjson does: JSON has no spelling for them
+(the stdlib writes `NaN`/`Infinity`, which PostgreSQL's jsonb refuses). `loads` never gives NaN; an
+overflowing number (`1e400`) reads as infinity, as in the stdlib, and is written back as `null`.
 """
 
 from __future__ import annotations

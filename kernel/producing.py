@@ -30,8 +30,7 @@ Ack = asyncio.Future[object]
 class RecordSink(Protocol):
     async def send_events(self, records: Sequence[EventRecord], headers: Headers = ()) -> list[Ack]: ...
 
-    async def send_raw(self, body: bytes, headers: Headers, *, key: bytes | None = None,
-                       timestamp_ms: int | None = None) -> Ack: ...
+    async def send_raw(self, body: bytes, headers: Headers, *, timestamp_ms: int | None = None) -> Ack: ...
 
     async def resend(self, key: bytes | None, value: bytes | None, headers: Headers) -> Ack: ...
 
@@ -50,10 +49,9 @@ class KafkaSink:
                                           headers=list(headers) or None)
                 for r in records]
 
-    async def send_raw(self, body: bytes, headers: Headers, *, key: bytes | None = None,
-                       timestamp_ms: int | None = None) -> Ack:
+    async def send_raw(self, body: bytes, headers: Headers, *, timestamp_ms: int | None = None) -> Ack:
         """Archive a body, stamped with its arrival (the archive has no key: DESIGN §1, `kernel.records`)."""
-        ack: Ack = await self._producer.send(self._topics.raw, body, key=key, headers=list(headers) or None,
+        ack: Ack = await self._producer.send(self._topics.raw, body, headers=list(headers) or None,
                                              timestamp_ms=timestamp_ms)
         return ack
 

@@ -9,10 +9,10 @@ it today, with the original `received_at` and `body_sha256`, so the writer's row
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from ingest.parse import WebhookRejected, parse_webhook
-from ingest.signature import check_signature
+from ingest.signature import Secrets, check_signature
 from replay.outcome import OUTSIDE, Outcome
 from replay.window import Selection
 
@@ -22,7 +22,7 @@ def received_at(headers: Mapping[str, bytes], timestamp_ms: int) -> int:
     return int(value) if value.isdigit() else timestamp_ms
 
 
-def from_raw(body: bytes | None, headers: Mapping[str, bytes], timestamp_ms: int, secrets: Sequence[bytes],
+def from_raw(body: bytes | None, headers: Mapping[str, bytes], timestamp_ms: int, secrets: Secrets,
              selection: Selection) -> Outcome:
     """The events a raw record yields for `selection`, or the reason it is skipped."""
     arrived = received_at(headers, timestamp_ms)

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from ingest.signature import Secrets
 from kernel.producing import Ack, RecordSink
 from kernel.settings import KafkaSettings
 from replay.dlq import from_dead_letter
@@ -48,7 +49,7 @@ class Counts:
             self.reasons[outcome.skipped] += 1
 
 
-async def replay(kafka: KafkaSettings, selection: Selection, secrets: Sequence[bytes], sink: RecordSink,
+async def replay(kafka: KafkaSettings, selection: Selection, secrets: Secrets, sink: RecordSink,
                  replay_id: str, on_progress: Progress, counts: Counts) -> None:
     """Run the replay, adding to `counts` as it goes (so a failed replay's counts say how far it got)."""
     topic = kafka.topics.raw if selection.source == "raw" else kafka.topics.dlq
@@ -68,7 +69,7 @@ async def replay(kafka: KafkaSettings, selection: Selection, secrets: Sequence[b
         counts.produced += await _acknowledged(in_flight)
 
 
-def _select(chunk: Chunk, selection: Selection, secrets: Sequence[bytes]) -> list[Outcome]:
+def _select(chunk: Chunk, selection: Selection, secrets: Secrets) -> list[Outcome]:
     if selection.source == "raw":
         return [from_raw(r.value, dict(r.headers), r.timestamp, secrets, selection) for r in chunk]
     return [from_dead_letter(r.key, r.value, r.timestamp, selection) for r in chunk]

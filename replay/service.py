@@ -29,6 +29,7 @@ from kernel.producing import KafkaSink
 from kernel.settings import KafkaSettings
 from kernel.sqlfiles import statement
 from kernel.startup import kafka_started
+from ingest.signature import Keys
 from replay.runner import Counts, replay
 from replay.window import Selection
 
@@ -45,7 +46,7 @@ class Replays:
                  progress_every_s: float = 1.0) -> None:
         self._pool = pool
         self._kafka = kafka
-        self._secrets = list(secrets)
+        self._secrets = Keys(secrets)
         self._progress_every_s = progress_every_s
         self._producer = producer(kafka, linger_ms=5)
         self._sink = KafkaSink(self._producer, kafka.topics)

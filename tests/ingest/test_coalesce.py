@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
@@ -41,6 +42,35 @@ def request(n: int, rng: random.Random, *, pages: int = 1) -> tuple[Received, li
     return received, parse_webhook(body, received_at=received.received_at, body_sha256=received.body_sha256)
 
 
+class GroupLog:
+    """The edge's partitioner, noting for each group the archive partition it chose (the one call
+    without a key, made before the group's events) and how many events followed."""
+
+    def __init__(self) -> None:
+        self._partitioner = MemoPartitioner()
+        self.groups: list[tuple[int, int]] = []  # (archive partition, events)
+
+    def __call__(self, key: bytes | None, all_partitions: Sequence[int], available: Sequence[int]) -> int:
+        chosen = self._partitioner(key, all_partitions, available)
+        if key is None:
+            self.groups.append((chosen, 0))
+        else:
+            partition, events = self.groups[-1]
+            self.groups[-1] = (partition, events + 1)
+        return chosen
+
+    def archive_partitions(self, requests: Sequence[tuple[Received, list[EventRecord]]]) -> list[int]:
+        """The archive partition of each request, given the requests in the order they were submitted."""
+        found: list[int] = []
+        pending = iter(requests)
+        for partition, events in self.groups:
+            while events > 0:
+                events -= len(next(pending)[1])
+                found.append(partition)
+            assert events == 0, "a request's events split over two groups"
+        return found
+
+
 def shipper(*, idempotent: bool = False) -> ProduceRequests:
     return ProduceRequests(ack_timeout_ms=10_000, max_request_bytes=32 * 1024, idempotent=idempotent)
 
@@ -54,7 +84,8 @@ async def test_concurrent_requests_reach_kafka_whole_on_their_partitions_in_orde
     await producer.start()
     try:
         produced: list[float] = []
-        coalescer = Coalescer(lambda: producer, kafka.topics, MemoPartitioner(), shipper(idempotent=idempotent),
+        log = GroupLog()
+        coalescer = Coalescer(lambda: producer, kafka.topics, log, shipper(idempotent=idempotent),
                               timeout_s=10, linger_s=0.002, on_produced=produced.append)
         rng = random.Random(7)
         requests = [request(n, rng, pages=30) for n in range(400)]
@@ -86,13 +117,14 @@ async def test_concurrent_requests_reach_kafka_whole_on_their_partitions_in_orde
     bodies = [received.body for received, _ in requests]
     assert sorted(r.value for r in raw) == sorted(bodies)
     assert all(r.key is None for r in raw)  # no key: a group's bodies share one partition, whatever their pages
+    assert len(log.groups) == len(produced)
+    expected = dict(zip(bodies, log.archive_partitions(requests), strict=True))
+    assert {r.value: r.partition for r in raw} == expected  # each body on its group's partition
     order = {body: n for n, body in enumerate(bodies)}
     by_partition: dict[int, list[int]] = defaultdict(list)
     for record in sorted(raw, key=lambda r: (r.partition, r.offset)):
         by_partition[record.partition].append(order[record.value])
     assert all(ns == sorted(ns) for ns in by_partition.values())  # each partition in submission order
-    runs = sum(1 + sum(b != a + 1 for a, b in zip(ns, ns[1:])) for ns in by_partition.values())
-    assert runs <= len(produced)  # at most one partition per group: each group is one unbroken run
     first = dict(next(r for r in raw if r.value == bodies[0]).headers)
     assert first == {"signature": requests[0][0].signature.encode(), "received_at": b"1732870000000",
                      "body_sha256": requests[0][0].body_sha256.encode()}
@@ -141,6 +173,36 @@ async def test_a_group_waits_for_a_request_still_arriving_and_ships_once_none_is
         await short.wait_settled()
     finally:
         await producer.stop()
+
+
+@pytest.mark.integration
+@pytest.mark.kafka
+async def test_a_group_archives_only_on_a_partition_with_a_leader(kafka: KafkaSettings,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bodies without a key may go anywhere: never to a partition whose leader is unknown, which
+    would fail (and spool) the whole group."""
+    producer = new_producer(kafka, linger_ms=0, enable_idempotence=False)
+    await producer.start()
+    try:
+        partitions = sorted(await producer.partitions_for(kafka.topics.raw))
+        assert len(partitions) > 1
+        led = partitions[-1]  # the others, say, have lost their leader
+        cluster = producer.client.cluster
+        known = cluster.available_partitions_for_topic
+        monkeypatch.setattr(cluster, "available_partitions_for_topic",
+                            lambda topic: {led} if topic == kafka.topics.raw else known(topic))
+        coalescer = Coalescer(lambda: producer, kafka.topics, MemoPartitioner(), shipper(),
+                              timeout_s=10, linger_s=0.002)
+        rng = random.Random(5)
+        requests = [request(n, rng, pages=30) for n in range(40)]
+        for n in range(0, 40, 8):  # five groups
+            await asyncio.gather(*(coalescer.submit(*r) for r in requests[n:n + 8]))
+        await coalescer.wait_settled()
+    finally:
+        await producer.stop()
+    raw = await read_topic(kafka, kafka.topics.raw, len(requests))
+    assert sorted(r.value for r in raw) == sorted(received.body for received, _ in requests)
+    assert {r.partition for r in raw} == {led}
 
 
 async def test_without_a_started_producer_every_request_fails_with_broker_unavailable() -> None:

@@ -135,3 +135,10 @@ def test_dumps_text_is_the_value_the_stdlib_writes_with_sorted_keys(value: Any) 
 ])
 def test_dumps_text_matches_the_stdlib_text(value: Any) -> None:
     assert jsoncodec.dumps_text(value) == json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_dumps_write_the_infinities_as_null_not_as_text_jsonb_refuses() -> None:
+    overflow = jsoncodec.loads(b'{"a": 1e400, "b": -1e400}')  # read as the stdlib reads it: infinities
+    assert overflow == {"a": math.inf, "b": -math.inf}
+    assert jsoncodec.dumps_text(overflow) == '{"a":null,"b":null}'
+    assert jsoncodec.dumps(overflow) == b'{"a":null,"b":null}'
