@@ -58,12 +58,19 @@ async def _drain(consumer: AIOKafkaConsumer,
 
 
 async def committed_offsets(bootstrap: str, group_id: str) -> dict[TopicPartition, int]:
-    """The group's committed offsets, through the admin API (Tansu's answer is undecodable)."""
+    """The group's committed offsets, through the admin API (Tansu's answer is undecodable), for a
+    group that has committed some. Asked again while the answer is empty: aiokafka drops the
+    answer's group-level error, so a coordinator still loading the offsets after a restart
+    (COORDINATOR_LOAD_IN_PROGRESS) looks like a group without any."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     await admin.start()
     try:
-        found = await _retry(lambda: admin.list_consumer_group_offsets(group_id))
-        return {tp: meta.offset for tp, meta in found.items()}
+        deadline = asyncio.get_running_loop().time() + READ_TIMEOUT_S
+        while True:
+            found = await _retry(lambda: admin.list_consumer_group_offsets(group_id))
+            if found or asyncio.get_running_loop().time() > deadline:
+                return {tp: meta.offset for tp, meta in found.items()}
+            await asyncio.sleep(0.3)
     finally:
         await admin.close()
 
