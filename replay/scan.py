@@ -13,11 +13,15 @@ exactly, or a partition with no such record, gives the beginning or nothing; Tan
 an earlier offset, which only means more records are scanned and left out by the selection.
 
 Where it ends: the end offsets taken when the scan opens, so records arriving meanwhile (the live
-path handles them) never lengthen it. A window's `until` does not shorten the scan, because a body
+path handles them) do not lengthen it. A window's `until` does not shorten the scan, because a body
 that waited in the edge's spool is archived after newer ones. Tansu reports end offsets too low
-after multi-record batches (DESIGN §6); the whole batch that holds a partition's last counted offset
-is still read, and a partition that yields nothing for `idle_s` while short of its end is closed
-(logged), so a scan always ends.
+after multi-record batches (DESIGN §6): a scan that stopped there lost the rest of each partition's
+last batch, up to a few hundred bodies per partition in bench/replay.py. So a partition at its end
+offset is read on while it still gives records stamped no later than the moment the scan opened
+(which a record already there when it opened always is), and closed once it gives a later one or
+nothing for `tail_s`; on Kafka that costs one short wait at the end, and an older record drained
+from an edge's spool meanwhile is replayed too (duplicates are harmless). A partition short of its
+end when no partition has given anything for `idle_s` is closed (logged), so a scan always ends.
 
 Memory: one chunk at a time, plus aiokafka's fetch buffer (bounded by its fetch sizes).
 """
@@ -25,7 +29,8 @@ Memory: one chunk at a time, plus aiokafka's fetch buffer (bounded by its fetch 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 
 import structlog
@@ -42,13 +47,15 @@ Chunk = list[ConsumerRecord]
 
 class TopicScan:
     def __init__(self, kafka: KafkaSettings, topic: str, *, since_ms: int | None, chunk_records: int = 1000,
-                 idle_s: float = 10.0, poll_ms: int = 500) -> None:
+                 idle_s: float = 10.0, poll_ms: int = 500, tail_s: float = 1.0) -> None:
         self._kafka = kafka
         self._topic = topic
         self._since_ms = since_ms
         self._chunk_records = chunk_records
         self._idle_s = idle_s
         self._poll_ms = poll_ms
+        self._tail_s = tail_s
+        self._opened_ms = 0  # wall clock, epoch ms, when the end offsets were taken
         self._consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, enable_auto_commit=False,
                                           group_id=None, auto_offset_reset="earliest", request_timeout_ms=30_000)
         self._ends: dict[TopicPartition, int] = {}
@@ -70,6 +77,7 @@ class TopicScan:
         partitions = [TopicPartition(self._topic, n) for n in sorted(await topic_partitions(self._consumer, self._topic))]
         if not partitions:
             return
+        self._opened_ms = time.time_ns() // 1_000_000
         ends = await self._consumer.end_offsets(partitions)
         starts = await self._starts(partitions, ends)
         self._ends = {tp: ends[tp] for tp in partitions if starts[tp] < ends[tp]}
@@ -96,20 +104,27 @@ class TopicScan:
         return starts
 
     async def chunks(self) -> AsyncIterator[Chunk]:
-        """The records up to the end offsets, partition after partition within each chunk."""
+        """The records up to the end offsets (and on, as the module says), partition after partition
+        within each chunk."""
         loop = asyncio.get_running_loop()
         active = set(self._ends)
         last_seen = {tp: loop.time() for tp in active}
+        progress = loop.time()  # when any partition last gave a record
         while active:
             fetched = await self._consumer.getmany(*active, timeout_ms=self._poll_ms, max_records=self._chunk_records)
+            now = loop.time()
             chunk: Chunk = []
             for tp, records in fetched.items():
-                chunk.extend(records)
-                last_seen[tp] = loop.time()
+                kept = until_live(records, self._ends[tp], self._opened_ms)
+                chunk.extend(kept)
+                last_seen[tp] = progress = now
+                if len(kept) < len(records):
+                    active.discard(tp)
             for tp in list(active):
                 if await self._consumer.position(tp) >= self._ends[tp]:
-                    active.discard(tp)
-                elif loop.time() - last_seen[tp] > self._idle_s:
+                    if now - last_seen[tp] >= self._tail_s:
+                        active.discard(tp)
+                elif now - progress > self._idle_s:
                     log.warning("replay_partition_idle", topic=tp.topic, partition=tp.partition,
                                 position=await self._consumer.position(tp), end=self._ends[tp])
                     active.discard(tp)
@@ -117,3 +132,12 @@ class TopicScan:
                 self._consumer.pause(*(set(self._consumer.assignment()) - active))
             if chunk:
                 yield chunk
+
+
+def until_live(records: Sequence[ConsumerRecord], end: int, opened_ms: int) -> list[ConsumerRecord]:
+    """A partition's records, up to the first one past the end offset taken at the start that is
+    stamped later than the moment the scan opened (pure)."""
+    for n, record in enumerate(records):
+        if record.offset >= end and record.timestamp > opened_ms:
+            return list(records[:n])
+    return list(records)
