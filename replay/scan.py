@@ -18,10 +18,13 @@ that waited in the edge's spool is archived after newer ones. Tansu reports end 
 after multi-record batches (DESIGN §6): a scan that stopped there lost the rest of each partition's
 last batch, up to a few hundred bodies per partition in bench/replay.py. So a partition at its end
 offset is read on while it still gives records stamped no later than the moment the scan opened
-(which a record already there when it opened always is), and closed once it gives a later one or
-nothing for `tail_s`; on Kafka that costs one short wait at the end, and an older record drained
-from an edge's spool meanwhile is replayed too (duplicates are harmless). A partition short of its
-end when no partition has given anything for `idle_s` is closed (logged), so a scan always ends.
+(which a record already there when it opened always is, give or take `CLOCK_MARGIN_MS` for the
+clocks of the hosts that stamped them), and closed once it gives a later one or nothing for
+`tail_s` of waiting; on Kafka that costs one short wait at the end, and a record stamped earlier
+that arrives meanwhile (drained from an edge's spool) is replayed too: duplicates are harmless,
+loss is not. A partition short of its end when no partition has given anything for `idle_s` is
+closed (logged), so a scan always ends. Both are timed only while waiting for the broker, not
+while the caller works on a chunk.
 
 Memory: one chunk at a time, plus aiokafka's fetch buffer (bounded by its fetch sizes).
 """
@@ -32,6 +35,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
+from typing import Protocol
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -43,11 +47,12 @@ from kernel.startup import kafka_started
 log = structlog.get_logger("convsync.replay")
 
 Chunk = list[ConsumerRecord]
+CLOCK_MARGIN_MS = 10_000  # how far ahead of this host the clocks that stamp the records may run
 
 
 class TopicScan:
     def __init__(self, kafka: KafkaSettings, topic: str, *, since_ms: int | None, chunk_records: int = 1000,
-                 idle_s: float = 10.0, poll_ms: int = 500, tail_s: float = 1.0) -> None:
+                 idle_s: float = 10.0, poll_ms: int = 500, tail_s: float = 1.5) -> None:
         self._kafka = kafka
         self._topic = topic
         self._since_ms = since_ms
@@ -80,8 +85,8 @@ class TopicScan:
         self._opened_ms = time.time_ns() // 1_000_000
         ends = await self._consumer.end_offsets(partitions)
         starts = await self._starts(partitions, ends)
-        self._ends = {tp: ends[tp] for tp in partitions if starts[tp] < ends[tp]}
-        self.to_scan = sum(ends[tp] - starts[tp] for tp in self._ends)
+        self._ends = dict(ends)  # one already at its end is still read on, as the module says
+        self.to_scan = sum(max(0, ends[tp] - starts[tp]) for tp in partitions)
         self._consumer.assign(list(self._ends))
         for tp in self._ends:
             self._consumer.seek(tp, starts[tp])
@@ -106,38 +111,67 @@ class TopicScan:
     async def chunks(self) -> AsyncIterator[Chunk]:
         """The records up to the end offsets (and on, as the module says), partition after partition
         within each chunk."""
-        loop = asyncio.get_running_loop()
-        active = set(self._ends)
-        last_seen = {tp: loop.time() for tp in active}
-        progress = loop.time()  # when any partition last gave a record
-        while active:
-            fetched = await self._consumer.getmany(*active, timeout_ms=self._poll_ms, max_records=self._chunk_records)
-            now = loop.time()
-            chunk: Chunk = []
-            for tp, records in fetched.items():
-                kept = until_live(records, self._ends[tp], self._opened_ms)
-                chunk.extend(kept)
-                last_seen[tp] = progress = now
-                if len(kept) < len(records):
-                    active.discard(tp)
-            for tp in list(active):
-                if await self._consumer.position(tp) >= self._ends[tp]:
-                    if now - last_seen[tp] >= self._tail_s:
-                        active.discard(tp)
-                elif now - progress > self._idle_s:
-                    log.warning("replay_partition_idle", topic=tp.topic, partition=tp.partition,
-                                position=await self._consumer.position(tp), end=self._ends[tp])
-                    active.discard(tp)
-            if active != set(self._consumer.assignment()):
-                self._consumer.pause(*(set(self._consumer.assignment()) - active))
-            if chunk:
-                yield chunk
+        async for chunk in read_to_ends(self._consumer, self._ends, self._opened_ms + CLOCK_MARGIN_MS,
+                                        chunk_records=self._chunk_records, poll_ms=self._poll_ms,
+                                        tail_s=self._tail_s, idle_s=self._idle_s):
+            yield chunk
 
 
-def until_live(records: Sequence[ConsumerRecord], end: int, opened_ms: int) -> list[ConsumerRecord]:
+class Reader(Protocol):
+    """What `read_to_ends` uses of aiokafka's consumer."""
+
+    async def getmany(self, *partitions: TopicPartition, timeout_ms: int,
+                      max_records: int | None) -> dict[TopicPartition, list[ConsumerRecord]]: ...
+
+    async def position(self, partition: TopicPartition) -> int: ...
+
+    def assignment(self) -> set[TopicPartition]: ...
+
+    def pause(self, *partitions: TopicPartition) -> None: ...
+
+
+async def read_to_ends(reader: Reader, ends: dict[TopicPartition, int], newest_ms: int, *, chunk_records: int,
+                       poll_ms: int, tail_s: float, idle_s: float) -> AsyncIterator[Chunk]:
+    """Chunks of the assigned partitions up to `ends` and on past them while the records are stamped no
+    later than `newest_ms`. Quiet is timed only while waiting for records, never while the caller
+    works on a chunk."""
+    loop = asyncio.get_running_loop()
+    active = set(ends)
+    waited = 0.0  # seconds spent waiting for records so far
+    last_seen = dict.fromkeys(active, waited)
+    progress = waited  # when any partition last gave a record
+    while active:
+        asked = loop.time()
+        fetched = await reader.getmany(*active, timeout_ms=poll_ms, max_records=chunk_records)
+        waited += loop.time() - asked
+        chunk: Chunk = []
+        for tp, records in fetched.items():
+            kept = until_live(records, ends[tp], newest_ms)
+            chunk.extend(kept)
+            last_seen[tp] = progress = waited
+            if len(kept) < len(records):
+                active.discard(tp)
+        for tp in list(active):
+            position = await reader.position(tp)
+            if position >= ends[tp]:
+                if waited - last_seen[tp] >= tail_s:
+                    log.debug("replay_partition_done", topic=tp.topic, partition=tp.partition, position=position,
+                              end=ends[tp])
+                    active.discard(tp)
+            elif waited - progress > idle_s:
+                log.warning("replay_partition_idle", topic=tp.topic, partition=tp.partition, position=position,
+                            end=ends[tp])
+                active.discard(tp)
+        if active != reader.assignment():
+            reader.pause(*(reader.assignment() - active))
+        if chunk:
+            yield chunk
+
+
+def until_live(records: Sequence[ConsumerRecord], end: int, newest_ms: int) -> list[ConsumerRecord]:
     """A partition's records, up to the first one past the end offset taken at the start that is
-    stamped later than the moment the scan opened (pure)."""
+    stamped later than `newest_ms` (pure)."""
     for n, record in enumerate(records):
-        if record.offset >= end and record.timestamp > opened_ms:
+        if record.offset >= end and record.timestamp > newest_ms:
             return list(records[:n])
     return list(records)
