@@ -48,11 +48,12 @@ log = structlog.get_logger("convsync.replay")
 
 Chunk = list[ConsumerRecord]
 CLOCK_MARGIN_MS = 10_000  # how far ahead of this host the clocks that stamp the records may run
+FETCH_WAIT_MS = 100  # a fetch the broker holds for want of records; `tail_s` spans several of them
 
 
 class TopicScan:
     def __init__(self, kafka: KafkaSettings, topic: str, *, since_ms: int | None, chunk_records: int = 1000,
-                 idle_s: float = 10.0, poll_ms: int = 500, tail_s: float = 1.5) -> None:
+                 idle_s: float = 10.0, poll_ms: int = 500, tail_s: float = 0.5) -> None:
         self._kafka = kafka
         self._topic = topic
         self._since_ms = since_ms
@@ -62,7 +63,8 @@ class TopicScan:
         self._tail_s = tail_s
         self._opened_ms = 0  # wall clock, epoch ms, when the end offsets were taken
         self._consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, enable_auto_commit=False,
-                                          group_id=None, auto_offset_reset="earliest", request_timeout_ms=30_000)
+                                          group_id=None, auto_offset_reset="earliest", request_timeout_ms=30_000,
+                                          fetch_max_wait_ms=FETCH_WAIT_MS)
         self._ends: dict[TopicPartition, int] = {}
         self.to_scan = 0
 
