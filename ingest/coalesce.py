@@ -22,11 +22,12 @@ The batches travel as Produce requests of the edge's own, one group in flight at
 Partitions are chosen exactly as aiokafka's default partitioner does (`ingest.partition`), so a
 thread's events share a partition with the reconciler's records for it. The raw bodies have no key
 and all go to one partition of the archive chosen for the group (at random among those with a
-leader, like Kafka's sticky partitioner for records without a key), each stamped with the time it was received. Keyed by page,
-as they once were, a group's bodies were spread over up to every partition of the archive: with 100
-pages in bench/webhook.py that cost a fifth of the edge's requests/s, in more and smaller batches
-for the edge and the broker. Nothing needs one page's bodies in order: a replay reads every
-partition, and the writer orders by Meta's times, never by arrival (DESIGN §2).
+leader, like Kafka's sticky partitioner for records without a key), each stamped with the time it
+was received. Keyed by page, as they once were, a group's bodies were spread over up to every
+partition of the archive: with 100 pages in bench/webhook.py that cost a fifth of the edge's
+requests/s, in more and smaller batches for the edge and the broker. Nothing needs one page's
+bodies in order: a replay reads every partition, and the writer orders by Meta's times, never by
+arrival (DESIGN §2).
 
 Each acknowledged group reports its latency, from its oldest request to the last acknowledgement,
 to `on_produced` (the edge's produce-latency histogram).
