@@ -105,7 +105,7 @@ class WebhookSettings:
     produce_timeout_s: float = 2.0
     spool_dir: str = ".convsync/spool"
     spool_max_bytes: int = 256 << 20
-    linger_ms: int = 2  # CONVSYNC_PRODUCER_LINGER_MS: how long requests gather at most (sooner once none is arriving)
+    linger_ms: int = 1  # CONVSYNC_PRODUCER_LINGER_MS: how long requests gather at most (sooner once none is arriving)
 
 
 @dataclass(frozen=True, slots=True)
