@@ -17,7 +17,9 @@ Under steady load requests keep arriving, and a group ships at the linger, or wh
 it is answered if that takes longer. The linger is then a trade: shorter, and the broker waits less
 for the next group (the machine stood idle 4.7% of the time at 1 ms against 6.7% at 2 ms in
 bench/edge_settings.py, 5% more requests/s); zero, and groups shrink, which costs more CPU per
-request in the client and the broker than the idle time saved.
+request in the client and the broker than the idle time saved. uvloop keeps the loop's time in
+whole milliseconds, so a 1 ms linger ends when that clock next ticks, 0 to 1 ms after the oldest
+request arrived; a finer setting would mean nothing.
 
 The next group forms while the broker works on the previous one. Fewer, larger batches are what
 keeps the CPU of the client and the broker down when they share the machine (bench/webhook.py).
