@@ -45,7 +45,11 @@ async def test_replicas_share_the_pages_and_keep_every_bound(database_url: str, 
     for run in runs:
         by_page[run["page_id"]].append(run)
     assert set(by_page) == set(system.emu.world.pages), "every page synced by the timer"
-    assert all(r["status"] == "succeeded" for r in runs), [r for r in runs if r["status"] != "succeeded"][:3]
+    # a run the snapshot caught in progress can only be its page's latest; every other one succeeded
+    assert all(r["status"] == "succeeded" for page_runs in by_page.values() for r in page_runs[:-1]), \
+        [r for r in runs if r["status"] != "succeeded"][:3]
+    assert all(page_runs[-1]["status"] in ("succeeded", "running") for page_runs in by_page.values()), \
+        [r for r in runs if r["status"] not in ("succeeded", "running")][:3]
     assert len({r["owner"] for r in runs}) == REPLICAS, "the three replicas shared the pages"
     assert replicas[0]["n"] == REPLICAS and quiet[0]["n"] > 0  # pages that found nothing new were scheduled as quiet
     worst, after_first = 0.0, 0.0  # waits in steady state; waits after a page's first (full) sync
