@@ -155,3 +155,23 @@ def test_a_missing_sql_file_stops_consume_naming_it(installed: Installed, kafka:
         hidden.rename(statement)
     assert done.returncode == 1, done
     assert "upsert_messages.sql" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_installed_dev_runs_the_whole_system_and_stops_cleanly(installed: Installed, tmp_path: Path) -> None:
+    """The README's first command as a user meets it: `convsync dev` right after installing the wheel
+    (no extras) starts the embedded PostgreSQL and broker, the three roles and the emulator, stores
+    messages, and stops everything it started when its time is up."""
+    data = tmp_path / "dev-data"
+    env = {k: v for k, v in installed.env().items() if not k.startswith("CONVSYNC_")}
+    done = subprocess.run([str(installed.convsync), "dev", "--data-dir", str(data), "--duration", "25", "--pages", "1",
+                           "--instagram-pages", "0", "--conversations", "5", "--messages", "2", "--rate", "5",
+                           "--reconcile-interval", "5", "--seed", "7"],
+                          cwd=installed.workdir, env={**env, "COLUMNS": "200"}, capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    summary = done.stdout[done.stdout.rindex("stopped."):]
+    delivered = int(summary.split("delivered ", 1)[1].split()[0])
+    stored = int(summary.split("stored ", 1)[1].split()[0])
+    assert delivered > 0 and stored >= 10, summary  # the seeded 5 x 2 messages at least, and live traffic
+    assert not (data / "pgdata" / "postmaster.pid").exists(), "PostgreSQL still running after dev stopped"
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
