@@ -19,9 +19,9 @@ from reconciler.walk import WalkResult
 async def run_with_progress(settings: Settings, page_id: str | None, mode: RequestedMode) -> list[dict[str, Any]]:
     """Start the run(s), show one live line per page, and return the finished runs' rows."""
     console = Console(stderr=True)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
-                  transient=False) as bar:
-        async with open_reconciler(settings, check=True) as reconciler:
+    async with open_reconciler(settings, check=True) as reconciler:  # its start-up errors print no bar
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                      transient=False) as bar:
             started = await _start(reconciler, bar, page_id, mode)
             return [await _finished(reconciler, bar, s) for s in started]
 
