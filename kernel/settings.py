@@ -283,8 +283,12 @@ def _bool(value: str) -> bool:
 
 
 def _database_url(value: str) -> Secret:
-    if urlsplit(value).scheme not in {"postgres", "postgresql"}:
+    parts = urlsplit(value)
+    if parts.scheme not in {"postgres", "postgresql"}:
         raise ValueError
+    for host in parts.netloc.rpartition("@")[2].split(","):  # libpq allows several hosts
+        if not re.fullmatch(r"(\[[^\]]*\]|[^:\[\]]*)(:\d{1,5})?", host):
+            raise ValueError  # a port that is not a number (asyncpg would fail with a traceback)
     return Secret(value)
 
 

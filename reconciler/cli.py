@@ -6,15 +6,14 @@ import asyncio
 import json
 import signal
 import sys
-from typing import Any, cast
+from typing import Any
 
 import click
 
-from kernel.records import Platform
 from kernel.settings import Settings, require
 from reconciler import compat
 from reconciler import pages as page_table
-from reconciler.requests import BadRequest, graph_page_of
+from reconciler.requests import BadRequest, page_request
 from reconciler.resources import open_pool, open_reconciler
 from reconciler.tokens import TokenCipher
 
@@ -52,9 +51,14 @@ def sync(settings: Settings, page_id: str | None, full: bool, all_pages: bool) -
     """One sync now, with a progress bar; prints the finished run."""
     from reconciler.progress import run_with_progress
 
+    from reconciler.service import SyncRejected
+
     if (page_id is None) == (not all_pages):
         raise click.UsageError("give a PAGE_ID or --all (not both)")
-    results = asyncio.run(run_with_progress(settings, page_id, "full" if full else "auto"))
+    try:
+        results = asyncio.run(run_with_progress(settings, page_id, "full" if full else "auto"))
+    except SyncRejected as refused:  # an unknown page, one that needs its token again, one being synced
+        raise click.ClickException(str(refused)) from None
     for run in results:
         click.echo(json.dumps(run, indent=2, default=str))
     if any(run.get("status") != "succeeded" for run in results):
@@ -78,15 +82,17 @@ def pages() -> None:
 def pages_add(settings: Settings, page_id: str, platform: str, name: str, graph_page_id: str | None,
               token: str) -> None:
     """Add a page, or replace its name and token (its watermark is kept)."""
-    try:
-        linked = graph_page_of(cast(Platform, platform), page_id, graph_page_id)
+    try:  # checked as `POST /admin/pages` checks it
+        page = page_request({"page_id": page_id, "platform": platform, "name": name, "access_token": token,
+                             "graph_page_id": graph_page_id})
     except BadRequest as exc:
         raise click.UsageError(str(exc)) from None
     cipher = TokenCipher(require(settings.graph.token_keys, "TOKEN_KEY"))
 
     async def main() -> bool:
         async with open_pool(settings, check=True) as pool, pool.acquire() as conn:
-            return await page_table.upsert(conn, page_id, platform, name, cipher.encrypt(token), linked)
+            return await page_table.upsert(conn, page.page_id, page.platform, page.name,
+                                           cipher.encrypt(page.access_token), page.graph_page_id)
 
     created = asyncio.run(main())
     click.echo(f"page {page_id} {'added' if created else 'updated (token replaced, status active)'}")

@@ -10,7 +10,7 @@ from typing import Any, cast
 from kernel.records import PLATFORMS, Platform
 from reconciler.run import MODES, RequestedMode
 
-_PAGE_ID = re.compile(r"[0-9A-Za-z_.\-]{1,64}")
+_PAGE_ID = re.compile(r"[0-9A-Za-z_\-][0-9A-Za-z_.\-]{0,63}")  # never "." or "..": ids go into Graph paths
 
 
 class BadRequest(ValueError):

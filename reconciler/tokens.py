@@ -13,15 +13,15 @@ from collections.abc import Sequence
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from kernel import scrub
-from kernel.settings import Secret
+from kernel.settings import Secret, SettingsError
 
 
 class TokenUnreadable(Exception):
     """No configured key decrypts this stored token: the page needs its token again."""
 
 
-class TokenKeyError(ValueError):
-    """CONVSYNC_TOKEN_KEY is missing or not a Fernet key."""
+class TokenKeyError(SettingsError, ValueError):
+    """CONVSYNC_TOKEN_KEY is missing or not a Fernet key (a settings error: one line, exit 2)."""
 
 
 class TokenCipher:

@@ -20,7 +20,8 @@ Source = Literal["raw", "dlq"]
 SOURCES: tuple[Source, ...] = ("raw", "dlq")
 _RELATIVE = re.compile(r"-(\d+)([smhd])")
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_PAGE_ID = re.compile(r"[0-9A-Za-z_.\-]{1,64}")  # as `POST /admin/pages` accepts
+_PAGE_ID = re.compile(r"[0-9A-Za-z_\-][0-9A-Za-z_.\-]{0,63}")  # as `POST /admin/pages` accepts
+LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z; times before 1970 are refused too (Kafka's are not)
 
 
 class SelectionError(ValueError):
@@ -84,13 +85,13 @@ def from_json(body: Mapping[str, Any], *, now_ms: int) -> Selection:
 
 
 def parse_time(text: str, *, now_ms: int, name: str = "time") -> int:
-    """Epoch ms of an ISO 8601 time or of a time relative to `now_ms`."""
+    """Epoch ms of an ISO 8601 time or of a time relative to `now_ms`, from 1970 to the year 9999."""
     value = text.strip()
     if value == "now":
         return now_ms
     relative = _RELATIVE.fullmatch(value)
     if relative:
-        return now_ms - int(relative.group(1)) * _UNIT_MS[relative.group(2)]
+        return _in_range(now_ms - int(relative.group(1)) * _UNIT_MS[relative.group(2)], name)
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -98,4 +99,10 @@ def parse_time(text: str, *, now_ms: int, name: str = "time") -> int:
                              ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    return _in_range(int(moment.timestamp() * 1000), name)
+
+
+def _in_range(epoch_ms: int, name: str) -> int:
+    if not 0 <= epoch_ms <= LATEST_MS:
+        raise SelectionError(f"{name} must lie between 1970-01-01 and 9999-12-31")
+    return epoch_ms

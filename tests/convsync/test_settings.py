@@ -45,6 +45,7 @@ def test_values_are_parsed() -> None:
         ("CONVSYNC_EVENTS_PARTITIONS", "twelve"),
         ("CONVSYNC_EVENTS_PARTITIONS", "0"),
         ("CONVSYNC_DATABASE_URL", "mysql://secret-password@host/db"),
+        ("CONVSYNC_DATABASE_URL", "postgresql://app:secret-password@127.0.0.1:abc/db"),
         ("CONVSYNC_KAFKA_BOOTSTRAP", "not a host"),
         ("CONVSYNC_GRAPH_URL", "ftp://x"),
         ("CONVSYNC_GRAPH_VERSION", "version-nine"),
@@ -127,6 +128,18 @@ def test_cli_reports_bad_setting_in_one_line() -> None:
     assert lines == ["convsync: CONVSYNC_EVENTS_PARTITIONS is malformed: expected a positive integer"]
     for value in SECRETS.values():
         assert value not in done.stderr + done.stdout
+
+
+def test_cli_reports_a_malformed_token_key_in_one_line() -> None:
+    """The key is checked where it is used (reconciler.tokens); that is still a settings error."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVSYNC_")}
+    done = subprocess.run([sys.executable, "-m", "convsync", "pages", "add", "123", "--token", "T"],
+                          env={**env, "CONVSYNC_TOKEN_KEY": "not-a-fernet-key",
+                               "CONVSYNC_DATABASE_URL": "postgresql://127.0.0.1:1/none"},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done
+    assert done.stderr.strip().splitlines() == ["convsync: CONVSYNC_TOKEN_KEY is malformed: expected Fernet keys"]
+    assert "not-a-fernet-key" not in done.stderr + done.stdout
 
 
 def test_cli_help_lists_every_command() -> None:

@@ -61,5 +61,11 @@ def test_pages_and_sync_commands(database_url: str, kafka: KafkaSettings, emulat
     assert row["last_synced_at"] and row["last_run"]["run_id"] == run["run_id"]
     assert page.access_token not in listed.output + synced.output + added.output
     assert runner.invoke(main, ["sync"], env=env).exit_code == 2  # neither PAGE_ID nor --all
+    unknown = runner.invoke(main, ["sync", "424242"], env=env)  # one line, as every refused start
+    assert unknown.exit_code == 1, unknown.output
+    assert unknown.output.strip().endswith("unknown page '424242'") and "Traceback" not in unknown.output
+    for refused in (["--token", " "], ["--token", "T", "--name", "x" * 501]):  # checked as POST /admin/pages does
+        assert runner.invoke(main, ["pages", "add", "424243", *refused], env=env).exit_code == 2
+    assert runner.invoke(main, ["pages", "add", "a/../b", "--token", "T"], env=env).exit_code == 2
     assert runner.invoke(main, ["pages", "remove", page.page_id], env=env).exit_code == 0
     assert runner.invoke(main, ["pages", "remove", page.page_id], env=env).exit_code == 1

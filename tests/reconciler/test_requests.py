@@ -20,6 +20,7 @@ def test_page_request() -> None:
     assert page_request({"page_id": "123", "graph_page_id": "123", "access_token": "T"}).graph_page_id == "123"
     for bad in [{"platform": "messenger", "access_token": "T"}, {"page_id": "1", "platform": "sms", "access_token": "T"},
                 {"page_id": "1", "access_token": ""}, {"page_id": "a b", "access_token": "T"},
+                {"page_id": "..", "access_token": "T"}, {"page_id": "a/../b", "access_token": "T"},
                 {"page_id": "178", "platform": "instagram", "access_token": "T"},  # the linked Page is required
                 {"page_id": "178", "platform": "instagram", "graph_page_id": "a b", "access_token": "T"},
                 {"page_id": "123", "graph_page_id": "456", "access_token": "T"}]:  # Messenger is its own node

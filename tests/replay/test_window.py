@@ -30,6 +30,13 @@ def test_bad_times_name_the_field(text: str) -> None:
         parse_time(text, now_ms=NOW, name="since")
 
 
+@pytest.mark.parametrize("text", ["-99999999999d", "1969-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "-60000000d"])
+def test_times_outside_kafka_and_postgresql_name_the_field(text: str) -> None:
+    """Kafka refuses a negative time to seek by, and PostgreSQL one past its range: refused here."""
+    with pytest.raises(SelectionError, match="^since must lie between 1970-01-01 and 9999-12-31"):
+        parse_time(text, now_ms=NOW, name="since")
+
+
 def test_window_is_half_open_and_pages_filter() -> None:
     chosen = selection("raw", ["p1", "p2"], "2026-12-03T10:00:00Z", "2026-12-03T11:00:00Z", now_ms=NOW)
     assert chosen.wants_time(1_796_292_000_000) and not chosen.wants_time(1_796_292_000_000 - 1)
