@@ -29,7 +29,7 @@ from reconciler.graph import CallStats, GraphError, TokenDead
 from reconciler.pages import Lease
 from reconciler.runs import Mode, RunTally
 from reconciler.snapshot import SnapshotError, cutoff
-from reconciler.tokens import TokenCipher, TokenUnreadable
+from reconciler.tokens import TokenCipher, TokenKeyMismatch, TokenUnreadable
 from reconciler.walk import Progress, Walker, WalkPlan, WalkResult
 
 log = structlog.get_logger("convsync.reconciler")
@@ -189,6 +189,9 @@ async def _failure(ctx: RunContext, lease: Lease, exc: BaseException) -> str:
             await pages.mark_needs_reauth(conn, lease.page_id, reason)
         log.warning("page_needs_reauth", page_id=lease.page_id, reason=reason)
         return reason
+    if isinstance(exc, TokenKeyMismatch):  # this process's keys, not the page: the page is left as it is
+        log.error("token_key_mismatch", page_id=lease.page_id)
+        return f"token: {exc}"
     if isinstance(exc, GraphError | SnapshotError | LeaseLost):
         return f"{exc.__class__.__name__}: {exc}"
     if isinstance(exc, KafkaError):

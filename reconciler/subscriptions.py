@@ -24,7 +24,7 @@ from reconciler import pages
 from reconciler.graph import CallStats, GraphError, TokenDead
 from reconciler.service import Reconciler, SyncRejected
 from reconciler.subscription import decide
-from reconciler.tokens import TokenUnreadable
+from reconciler.tokens import TokenKeyMismatch, TokenUnreadable
 
 log = structlog.get_logger("convsync.reconciler")
 
@@ -97,6 +97,9 @@ class SubscriptionChecker:
                 await pages.mark_needs_reauth(conn, page_id, f"token: {exc}")
             log.warning("page_needs_reauth", page_id=page_id, reason=f"token: {exc}")
             return CheckResult(page_id, "needs_reauth", error=str(exc))
+        except TokenKeyMismatch as exc:  # this process's keys, not the page: the page is left as it is
+            log.error("token_key_mismatch", page_id=page_id)
+            return CheckResult(page_id, "failed", error=str(exc))
         except GraphError as exc:
             result = CheckResult(page_id, "failed", error=str(exc)[:500])
         async with self.ctx.pool.acquire() as conn:

@@ -2,8 +2,10 @@
 
 `CONVSYNC_TOKEN_KEY` holds one or more Fernet keys (comma-separated). The first encrypts; all
 decrypt, so a key is rotated by putting the new one first, then `rewrap` re-encrypting stored
-tokens under it, then dropping the old key. A token that no key opens is `TokenUnreadable` (its
-page needs a new token), and the error never includes the ciphertext or the token.
+tokens under it, then dropping the old key. A token that no configured key opens is
+`TokenKeyMismatch`: that says more about this process's keys than about the page (one process
+started with a wrong key must not disable the pages of every other), so the run fails and says so,
+and the page stays as it is. The errors never include the ciphertext or the token.
 """
 
 from __future__ import annotations
@@ -17,7 +19,16 @@ from kernel.settings import Secret, SettingsError
 
 
 class TokenUnreadable(Exception):
-    """No configured key decrypts this stored token: the page needs its token again."""
+    """The page has no stored token: it needs one."""
+
+
+class TokenKeyMismatch(Exception):
+    """No key of this process opens the page's stored token: CONVSYNC_TOKEN_KEY lacks the key it was
+    stored with (a wrong key here, or the key dropped before `rewrap`). Not the page's fault."""
+
+
+_MISMATCH = ("the stored page token cannot be decrypted with this process's CONVSYNC_TOKEN_KEY: give it the key "
+             "the token was stored with, or add the page's token again")
 
 
 class TokenKeyError(SettingsError, ValueError):
@@ -44,7 +55,7 @@ class TokenCipher:
         try:
             plain = self._fernet.decrypt(stored).decode()
         except InvalidToken:
-            raise TokenUnreadable("the stored page token cannot be decrypted with the configured keys") from None
+            raise TokenKeyMismatch(_MISMATCH) from None
         scrub.register_secrets([plain])  # from now on no log line of this process can carry it
         return Secret(plain)
 
@@ -53,7 +64,7 @@ class TokenCipher:
         try:
             return self._fernet.rotate(stored)
         except InvalidToken:
-            raise TokenUnreadable("the stored page token cannot be decrypted with the configured keys") from None
+            raise TokenKeyMismatch(_MISMATCH) from None
 
 
 def new_key() -> str:

@@ -8,10 +8,10 @@ import pytest
 
 from emulator.graph import GraphConfig
 from emulator.world import WorldConfig
-from kernel.settings import KafkaSettings
+from kernel.settings import KafkaSettings, Secret
 from reconciler import pages
 from reconciler.loop import lease_and_launch
-from reconciler.tokens import TokenCipher
+from reconciler.tokens import TokenCipher, new_key
 from tests.reconciler.support import environment
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
@@ -77,6 +77,21 @@ async def test_dead_token_marks_the_page_and_a_new_token_resumes_from_the_waterm
         assert '"mode": "incremental"' in row and '"status": "succeeded"' in row and '"trigger": "timer"' in row
         assert await env.fetchval("SELECT status FROM pages WHERE page_id = $1", page_id) == "active"
         assert await env.fetchval("SELECT last_synced_at FROM pages WHERE page_id = $1", page_id) > first.watermark_to
+
+
+async def test_a_token_this_process_cannot_decrypt_fails_the_run_and_leaves_the_page(
+        database_url: str, kafka: KafkaSettings) -> None:
+    """A stored token that none of this reconciler's keys opens (one process started with a wrong
+    CONVSYNC_TOKEN_KEY): its runs fail saying so, and the page stays active for every other process."""
+    async with environment(database_url, kafka, world=WORLD) as env:
+        [page_id] = env.page_ids
+        foreign = TokenCipher([Secret(new_key())]).encrypt(env.emu.world.pages[page_id].access_token)
+        async with env.reconciler.ctx.pool.acquire() as conn:
+            await conn.execute("UPDATE pages SET access_token = $2 WHERE page_id = $1", page_id, foreign)
+        run = await env.sync(page_id)
+        assert run.status == "failed" and run.error and "CONVSYNC_TOKEN_KEY" in run.error, run
+        assert await env.fetchval("SELECT status FROM pages WHERE page_id = $1", page_id) == "active"
+        assert env.calls(page_id) == 0
 
 
 async def test_the_schedule_says_how_far_behind_it_is(database_url: str, kafka: KafkaSettings) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kernel.settings import Secret
-from reconciler.tokens import TokenCipher, TokenKeyError, TokenUnreadable, new_key
+from reconciler.tokens import TokenCipher, TokenKeyError, TokenKeyMismatch, new_key
 
 
 def test_round_trip_and_rotation() -> None:
@@ -16,7 +16,7 @@ def test_round_trip_and_rotation() -> None:
     assert rotated.decrypt(stored).reveal() == "EAAB-token"
     rewrapped = rotated.rewrap(stored)
     assert TokenCipher([new]).decrypt(rewrapped).reveal() == "EAAB-token"
-    with pytest.raises(TokenUnreadable) as caught:
+    with pytest.raises(TokenKeyMismatch) as caught:
         TokenCipher([new]).decrypt(stored)
     assert "EAAB" not in str(caught.value)
 
