@@ -34,6 +34,7 @@ Errors: `RecordError` means the bytes are not a valid record of a version we kno
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast, get_args
@@ -80,6 +81,8 @@ Kind = Literal[
 KINDS: frozenset[str] = frozenset(get_args(Kind))
 SOURCES: frozenset[str] = frozenset(get_args(Source))
 PLATFORMS: frozenset[str] = frozenset(get_args(Platform))
+# A page id convsync accepts from operators (admin API, CLI, replays). Never "." or "..": ids go into Graph paths.
+PAGE_ID = re.compile(r"[0-9A-Za-z_\-][0-9A-Za-z_.\-]{0,63}")
 
 
 class RecordError(ValueError):

@@ -50,7 +50,6 @@ def reconcile(settings: Settings, metrics_port: int | None, metrics_host: str) -
 def sync(settings: Settings, page_id: str | None, full: bool, all_pages: bool) -> None:
     """One sync now, with a progress bar; prints the finished run."""
     from reconciler.progress import run_with_progress
-
     from reconciler.service import SyncRejected
 
     if (page_id is None) == (not all_pages):

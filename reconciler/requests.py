@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from kernel.records import PLATFORMS, Platform
+from kernel.records import PAGE_ID, PLATFORMS, Platform
 from reconciler.run import MODES, RequestedMode
 
-_PAGE_ID = re.compile(r"[0-9A-Za-z_\-][0-9A-Za-z_.\-]{0,63}")  # never "." or "..": ids go into Graph paths
 
 
 class BadRequest(ValueError):
@@ -53,7 +51,7 @@ def json_object(raw: bytes, *, empty_ok: bool = False) -> dict[str, Any]:
 
 
 def page_id(value: Any, name: str = "page_id") -> str:
-    if not isinstance(value, str | int) or isinstance(value, bool) or not _PAGE_ID.fullmatch(str(value)):
+    if not isinstance(value, str | int) or isinstance(value, bool) or not PAGE_ID.fullmatch(str(value)):
         raise BadRequest(f"{name} must be a page id (letters, digits, '.', '_' or '-')")
     return str(value)
 

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from kernel.records import PAGE_ID
+
 Source = Literal["raw", "dlq"]
 SOURCES: tuple[Source, ...] = ("raw", "dlq")
 _RELATIVE = re.compile(r"-(\d+)([smhd])")
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_PAGE_ID = re.compile(r"[0-9A-Za-z_\-][0-9A-Za-z_.\-]{0,63}")  # as `POST /admin/pages` accepts
 LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z; times before 1970 are refused too (Kafka's are not)
 
 
@@ -51,7 +52,7 @@ def selection(source: str, pages: Iterable[str] = (), since: str | None = None, 
         raise SelectionError(f"from must be raw or dlq, not {source!r}")
     wanted = frozenset(pages)
     for page in wanted:
-        if not _PAGE_ID.fullmatch(page):
+        if not PAGE_ID.fullmatch(page):  # as `POST /admin/pages` accepts
             raise SelectionError("page ids are 1-64 letters, digits, '.', '_' or '-'")
     since_ms = None if since is None else parse_time(since, now_ms=now_ms, name="since")
     until_ms = None if until is None else parse_time(until, now_ms=now_ms, name="until")
