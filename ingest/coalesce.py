@@ -3,7 +3,7 @@
 aiokafka's `send()` spends tens of microseconds of Python on every record (metadata check,
 partitioner, accumulator, a future each), and a request awaited its own deadline and gather on
 top. Instead, requests gather here and are then shipped together: their records go into one
-`BatchBuilder` per topic-partition (aiokafka's record builder, written in C), under one deadline
+record batch per topic-partition (`RecordBatch`, on aiokafka's C record builder), under one deadline
 for the group. A request's future resolves when every batch of its group is acknowledged
 (acks=all), or fails with the error, and the edge then spools that request.
 
@@ -52,7 +52,8 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 
-from kernel.aiokafka_wire import Batch, Connections
+from kernel.aiokafka_wire import Connections, RecordBatch
+from kernel.kafka import MAX_BATCH_BYTES
 
 from kernel.records import EventRecord, Topics, encode, key_bytes
 from ingest.shipping import ProduceRequests
@@ -60,6 +61,7 @@ from ingest.received import Received
 
 Partitioner = Callable[[bytes | None, Sequence[int], Sequence[int]], int]
 Headers = list[tuple[str, bytes]]
+_NO_HEADERS: Headers = []  # never changed: the record-batch builder only reads it
 
 
 @dataclass(slots=True)
@@ -72,13 +74,14 @@ class _Submitted:
 class Coalescer:
     def __init__(self, producer: Callable[[], AIOKafkaProducer], topics: Topics, partitioner: Partitioner,
                  shipper: ProduceRequests, *, timeout_s: float, linger_s: float,
-                 on_produced: Callable[[float], None] = lambda seconds: None) -> None:
+                 batch_bytes: int = MAX_BATCH_BYTES, on_produced: Callable[[float], None] = lambda seconds: None) -> None:
         self._producer = producer
         self._topics = topics
         self._partitioner = partitioner
         self._shipper = shipper
         self._timeout_s = timeout_s
         self._linger_s = linger_s
+        self._batch_bytes = batch_bytes  # of one partition's batch
         self._on_produced = on_produced
         self._waiting: list[_Submitted] = []
         self._oldest_at = 0.0  # loop time of the oldest waiting submission
@@ -169,7 +172,7 @@ class Coalescer:
         raw_partitions = sorted(await producer.partitions_for(raw))
         available = Connections(producer).available_partitions(raw)  # those with a leader
         raw_partition = self._partitioner(None, raw_partitions, available)  # the group's
-        batches = Batches(producer.create_batch)
+        batches = Batches(self._batch_bytes)
         for submitted in group:
             for record in submitted.records:
                 key = key_bytes(record)
@@ -194,31 +197,31 @@ class Coalescer:
 
 
 class Batches:
-    """Record batches by topic-partition: a full batch is set aside and the next one started.
+    """Record batches by topic-partition, each of up to `max_bytes`: a full batch is set aside
+    and the next one started.
 
     An empty batch takes any record, however large (the producer's max_request_size and the
     edge's body limit bound it), so no record is ever refused here."""
 
-    def __init__(self, new_batch: Callable[[], Batch]) -> None:
-        self._new_batch = new_batch
-        self._open: dict[tuple[str, int], Batch] = {}
-        self._full: list[tuple[str, int, Batch]] = []
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._open: dict[tuple[str, int], RecordBatch] = {}
+        self._full: list[tuple[str, int, RecordBatch]] = []
 
     def append(self, topic: str, partition: int, key: bytes | None, value: bytes,
-               headers: Headers | None = None, *, timestamp: int | None = None) -> None:
+               headers: Headers = _NO_HEADERS, *, timestamp: int | None = None) -> None:
         """`timestamp`: the record's CreateTime in epoch ms (None: now)."""
-        headers = [] if headers is None else headers
         slot = (topic, partition)
         batch = self._open.get(slot)
-        if batch is not None and batch.append(timestamp=timestamp, key=key, value=value, headers=headers) is not None:
+        if batch is not None and batch.append(timestamp, key, value, headers):
             return
         if batch is not None:
             self._full.append((topic, partition, batch))
-        batch = self._open[slot] = self._new_batch()
-        if batch.append(timestamp=timestamp, key=key, value=value, headers=headers) is None:
+        batch = self._open[slot] = RecordBatch(self._max_bytes)
+        if not batch.append(timestamp, key, value, headers):
             raise AssertionError("an empty record batch refused a record")
 
-    def all(self) -> list[tuple[str, int, Batch]]:
+    def all(self) -> list[tuple[str, int, RecordBatch]]:
         """Every batch, full ones first; per partition in the order the records were appended."""
         return [*self._full, *((topic, partition, batch) for (topic, partition), batch in self._open.items())]
 

@@ -36,9 +36,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, LeaderNotAvailableError, NodeNotReadyError, NoError, for_code
 
-from kernel.aiokafka_wire import Answered, Batch, Connections, Data, batch_bytes, stamp
+from kernel.aiokafka_wire import Answered, Connections, Data, RecordBatch
 
-TopicBatches = Sequence[tuple[str, int, Batch]]
+TopicBatches = Sequence[tuple[str, int, RecordBatch]]
 """(topic, partition, batch), with a partition's batches in the order their records must keep."""
 
 
@@ -69,7 +69,7 @@ class ProduceRequests:
             await self._idempotence.ensure(client)
             for topic, partition, batch in batches:
                 self._idempotence.stamp(topic, partition, batch)
-        requests = plan_requests(((topic, partition, leader, batch_bytes(batch))
+        requests = plan_requests(((topic, partition, leader, batch.build())
                                   for (topic, partition, batch), leader in zip(batches, leaders, strict=True)),
                                  self._max_request_bytes)
         loop = asyncio.get_running_loop()
@@ -133,13 +133,13 @@ class Idempotence:
         self._producer = (producer_id, epoch)
         self._next = {}
 
-    def stamp(self, topic: str, partition: int, batch: Batch) -> None:
+    def stamp(self, topic: str, partition: int, batch: RecordBatch) -> None:
         """Give an unbuilt batch the producer id and the partition's next sequence number."""
         if self._producer is None:
             raise RuntimeError("no producer id: call ensure() first")
         producer_id, epoch = self._producer
         sequence = self._next.get((topic, partition), 0)
-        stamp(batch, producer_id, epoch, sequence)  # as aiokafka's accumulator does
+        batch.stamp(producer_id, epoch, sequence)  # as aiokafka's accumulator does
         self._next[(topic, partition)] = next_sequence(sequence, batch.record_count())
 
     def forget(self) -> None:

@@ -17,6 +17,9 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from kernel.settings import KafkaSettings
 
 
+MAX_BATCH_BYTES = 256 * 1024  # of one partition's records in a request (the edge's own batches too)
+
+
 def producer(kafka: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
     """An acks=all producer; call `await p.start()`. Overrides are aiokafka keyword arguments."""
     options: dict[str, Any] = {
@@ -24,7 +27,7 @@ def producer(kafka: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
         "acks": "all",
         "enable_idempotence": kafka.idempotence,
         "linger_ms": 2,
-        "max_batch_size": 256 * 1024,
+        "max_batch_size": MAX_BATCH_BYTES,
         "request_timeout_ms": 10_000,
     }
     options.update(overrides)

@@ -15,12 +15,11 @@ from collections.abc import Sequence
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
-from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatch
 
 from ingest.coalesce import Batches, Coalescer
 from ingest.delivery import BrokerUnavailable
-from kernel.aiokafka_wire import batch_bytes
+from kernel.aiokafka_wire import RecordBatch
 from kernel.kafka import producer as new_producer
 from ingest.parse import parse_webhook
 from ingest.partition import MemoPartitioner
@@ -216,12 +215,8 @@ async def test_without_a_started_producer_every_request_fails_with_broker_unavai
     assert all(isinstance(r, BrokerUnavailable) for r in results)
 
 
-def builder(size: int) -> BatchBuilder:
-    return BatchBuilder(size, 0)  # no compression
-
-
 def test_a_full_batch_is_set_aside_and_the_partition_order_kept() -> None:
-    batches = Batches(lambda: builder(4096))
+    batches = Batches(4096)
     values = [bytes([65 + n % 26]) * 700 for n in range(20)]
     for n, value in enumerate(values):
         batches.append("events", n % 2, b"k%d" % (n % 2), value)
@@ -237,12 +232,12 @@ def test_a_full_batch_is_set_aside_and_the_partition_order_kept() -> None:
 
 
 def test_a_record_larger_than_a_batch_gets_a_batch_of_its_own() -> None:
-    batches = Batches(lambda: builder(1024))
+    batches = Batches(1024)
     batches.append("raw", 0, None, b"small")
     batches.append("raw", 0, None, b"L" * 1_000_000)
     batches.append("raw", 0, None, b"after")
     assert [_values(batch) for _, _, batch in batches.all()] == [[b"small"], [b"L" * 1_000_000], [b"after"]]
 
 
-def _values(batch: BatchBuilder) -> list[bytes]:
-    return [record.value for record in DefaultRecordBatch(bytes(batch_bytes(batch)))]
+def _values(batch: RecordBatch) -> list[bytes]:
+    return [record.value for record in DefaultRecordBatch(bytes(batch.build()))]

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, LeaderNotAvailableError, NotLeaderForPartitionError
-from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.protocol.produce import ProduceRequest
 from aiokafka.record.default_records import DefaultRecordBatch
 from aiokafka.structs import TopicPartition
@@ -16,7 +15,7 @@ from aiokafka.structs import TopicPartition
 from kernel.kafka import producer as new_producer
 from kernel.settings import KafkaSettings
 from ingest.shipping import Idempotence, ProduceRequests, check_acknowledged, next_sequence, plan_requests
-from kernel.aiokafka_wire import Connections, batch_bytes
+from kernel.aiokafka_wire import Connections, RecordBatch
 from tests.ingest.conftest import read_topic
 
 
@@ -66,14 +65,14 @@ async def test_batches_reach_their_partitions_and_a_partition_without_a_leader_i
     try:
         await producer.partitions_for(kafka.topics.raw)
         shipper = ProduceRequests(ack_timeout_ms=10_000, max_request_bytes=1 << 20)
-        batch = producer.create_batch()
-        batch.append(timestamp=None, key=None, value=b"shipped", headers=[])
+        batch = RecordBatch(1 << 16)
+        assert batch.append(None, None, b"shipped", [])
         acks = await shipper.ship(producer, [(kafka.topics.raw, 0, batch)])
         for ack in acks:
             await ack
 
-        unknown = producer.create_batch()
-        unknown.append(timestamp=None, key=None, value=b"nowhere", headers=[])
+        unknown = RecordBatch(1 << 16)
+        assert unknown.append(None, None, b"nowhere", [])
         with pytest.raises(LeaderNotAvailableError, match=r"\[99\]"):
             await shipper.ship(producer, [(kafka.topics.raw, 99, unknown)])
     finally:
@@ -81,17 +80,17 @@ async def test_batches_reach_their_partitions_and_a_partition_without_a_leader_i
     assert [r.value for r in await read_topic(kafka, kafka.topics.raw, 1)] == [b"shipped"]
 
 
-def batch_of(count: int) -> BatchBuilder:
-    batch = BatchBuilder(1 << 16, 0)
+def batch_of(count: int) -> RecordBatch:
+    batch = RecordBatch(1 << 16)
     for n in range(count):
-        batch.append(timestamp=None, key=None, value=b"v%d" % n, headers=[])
+        assert batch.append(None, None, b"v%d" % n, [])
     return batch
 
 
 def stamped(idempotence: Idempotence, topic: str, partition: int, count: int) -> tuple[int, int, int]:
     batch = batch_of(count)
     idempotence.stamp(topic, partition, batch)
-    built = DefaultRecordBatch(bytes(batch_bytes(batch)))
+    built = DefaultRecordBatch(bytes(batch.build()))
     return built.producer_id, built.producer_epoch, built.base_sequence
 
 
@@ -143,7 +142,7 @@ async def test_a_stamped_batch_sent_twice_is_written_once_and_a_new_producer_id_
         await idempotence.ensure(Connections(producer))
         first = batch_of(3)
         idempotence.stamp(topic, 0, first)
-        data = bytes(batch_bytes(first))
+        data = bytes(first.build())
         await produce(producer, topic, data)
         await produce(producer, topic, data)  # a repeat: acknowledged, not written again
 
@@ -151,7 +150,7 @@ async def test_a_stamped_batch_sent_twice_is_written_once_and_a_new_producer_id_
         await idempotence.ensure(Connections(producer))
         second = batch_of(2)
         idempotence.stamp(topic, 0, second)  # sequence 0 again, under the new id
-        await produce(producer, topic, bytes(batch_bytes(second)))
+        await produce(producer, topic, bytes(second.build()))
     finally:
         await producer.stop()
     records = await read_topic(kafka, topic, 6, timeout_s=3)
