@@ -89,13 +89,16 @@ class Coalescer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._arriving = 0  # requests being read or parsed, which may join the next group
         self._quiet: asyncio.Future[None] | None = None  # resolved when the last of them has arrived
+        self._loop: asyncio.AbstractEventLoop | None = None  # of the group forming
 
     def submit(self, request: Received, records: Sequence[EventRecord]) -> asyncio.Future[None]:
         """Queue a request's records and raw body; the future resolves once Kafka has them all."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        if not self._waiting:
+        loop = self._loop
+        if loop is None or not self._waiting:  # the first of a group; the others join it on its loop
+            # asked once per group, not per request: on Python 3.11 it is a getpid system call
+            loop = self._loop = asyncio.get_running_loop()
             self._oldest_at = loop.time()
+        done: asyncio.Future[None] = loop.create_future()
         self._waiting.append(_Submitted(request, records, done))
         if not self._handing_over:
             self._handing_over = True

@@ -39,12 +39,18 @@ class ReadDeadlines:
         self._reading: dict[asyncio.Task[object], float] = {}
         self._cut: set[asyncio.Task[object]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # of the last read; see `begin`
 
     def begin(self) -> asyncio.Task[object]:
-        task = asyncio.current_task()
-        if task is None:
-            raise RuntimeError("a body read outside a task")
-        loop = asyncio.get_running_loop()
+        # The loop is remembered: on Python 3.11 every `asyncio.get_running_loop()`, and so every
+        # `current_task()` without a loop, is a getpid system call (a fork check), on every request.
+        loop = self._loop
+        task = None if loop is None else asyncio.current_task(loop)
+        if loop is None or task is None:  # the first read, or one on another loop
+            loop = self._loop = asyncio.get_running_loop()
+            task = asyncio.current_task(loop)
+            if task is None:
+                raise RuntimeError("a body read outside a task")
         self._reading[task] = loop.time() + self.timeout_s
         if self._sweeper is None:
             self._sweeper = loop.create_task(self._sweep())
