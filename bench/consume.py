@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -44,7 +45,7 @@ import asyncpg  # noqa: E402
 
 from consumers.batch import Batch, merge  # noqa: E402
 from consumers.mapping import map_record  # noqa: E402
-from consumers.store import sql, write_batch  # noqa: E402
+from consumers.store import sql, upsert_columns, write_batch  # noqa: E402
 from bench.loadgen import open_loop, request_bytes  # noqa: E402
 from convsync.embedded import EmbeddedStack, embedded_stack, free_port  # noqa: E402
 from kernel.kafka import ensure_topics, producer  # noqa: E402
@@ -84,29 +85,40 @@ async def run_row(url: str, run_id: str) -> None:
 
 # (a) unnest vs COPY ------------------------------------------------------------------------------
 
-def copy_merge_sql() -> str:
-    """upsert_messages.sql with its `unnest` source swapped for a temp table (same merge rules)."""
-    text = sql("upsert_messages")
-    return text[:text.index("FROM unnest")] + "FROM bench_messages AS r\n" + text[text.index("ON CONFLICT"):]
+UNNEST = re.compile(r"unnest\((?P<args>[^;]*?)\)\s+AS\s+r\s*\((?P<names>[^)]*)\)", re.S)
 
 
-MESSAGE_COLUMNS = ("mid", "page_id", "user_id", "direction", "sender_id", "created_ms", "text", "attachments",
-                   "reply_to_mid", "quick_reply", "app_id", "metadata", "source", "raw")
+def copy_merge(name: str) -> tuple[str, str, str]:
+    """(temp table, its CREATE, the statement merging it) for one of the writer's upsert statements:
+    the same statement with its `unnest($1::t[], ...) AS r(...)` source swapped for the table."""
+    text = sql(name)
+    found = UNNEST.search(text)
+    if found is None:
+        raise SystemExit(f"bench: {name}.sql has no unnest(...) AS r(...) source to swap")
+    types = re.findall(r"\$\d+::([a-z ]+)\[\]", found["args"])
+    names = [n.strip() for n in found["names"].split(",")]
+    table = f"copy_{name}"
+    columns = ", ".join(f"{n} {t}" for n, t in zip(names, types, strict=True))
+    return table, f"CREATE TEMP TABLE {table} ({columns}) ON COMMIT DROP", text[:found.start()] + f"{table} AS r" + \
+        text[found.end():]
+
+
+def floor_rows(batch: Batch, name: str) -> list[tuple[object, ...]]:
+    """The rows write_batch passes to statement `name` as column arrays, as tuples."""
+    return list(zip(*upsert_columns(batch, name)))
 
 
 async def messages_unnest(conn: asyncpg.Connection, batch: Batch) -> None:
     async with conn.transaction():
-        await conn.fetch(sql("upsert_messages"), *[[getattr(m, c) for m in batch.messages] for c in MESSAGE_COLUMNS])
+        await conn.fetch(sql("upsert_messages"), *upsert_columns(batch, "upsert_messages"))
 
 
 async def messages_copy(conn: asyncpg.Connection, batch: Batch) -> None:
+    table, create, merge_sql = copy_merge("upsert_messages")
     async with conn.transaction():
-        await conn.execute("CREATE TEMP TABLE bench_messages (mid text, page_id text, user_id text, direction text, "
-                           "sender_id text, created_ms bigint, text text, attachments text, reply_to_mid text, "
-                           "quick_reply text, app_id text, metadata text, source text, raw text) ON COMMIT DROP")
-        await conn.copy_records_to_table("bench_messages", records=[
-            tuple(getattr(m, c) for c in MESSAGE_COLUMNS) for m in batch.messages])
-        await conn.fetch(copy_merge_sql())
+        await conn.execute(create)
+        await conn.copy_records_to_table(table, records=floor_rows(batch, "upsert_messages"))
+        await conn.fetch(merge_sql)
 
 
 async def statement_choice(admin_url: str, template: str, batches: list[Batch]) -> dict[str, float]:

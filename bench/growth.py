@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 import time
 import uuid
@@ -36,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
 
-from bench.consume import CHUNK, chunks, drain, log, preload, run_on_embedded_stack, run_row  # noqa: E402
+from bench.consume import (CHUNK, chunks, copy_merge, drain, floor_rows, log, preload,  # noqa: E402
+                           run_on_embedded_stack, run_row)
 from consumers.batch import merge  # noqa: E402
 from consumers.mapping import map_record  # noqa: E402
 from consumers.batch import Batch  # noqa: E402
@@ -107,29 +107,6 @@ async def ceiling(admin_url: str, template: str, records: list[EventRecord], run
 # The upsert statements whose rows the floor writes, one per table, in write_batch's order.
 FLOOR_STATEMENTS = ("upsert_conversations", *(name for _, name in PENDING_UPSERTS), "upsert_messages",
                     *(name for _, name in LATER_UPSERTS))
-UNNEST = re.compile(r"unnest\((?P<args>[^;]*?)\)\s+AS\s+r\s*\((?P<names>[^)]*)\)", re.S)
-
-
-def copy_merge(name: str) -> tuple[str, str, str]:
-    """(temp table, its CREATE, the statement merging it) for one of the writer's upsert statements:
-    the same statement with its `unnest($1::t[], ...) AS r(...)` source swapped for the table."""
-    text = sql(name)
-    found = UNNEST.search(text)
-    if found is None:
-        raise SystemExit(f"bench: {name}.sql has no unnest(...) AS r(...) source to swap")
-    types = re.findall(r"\$\d+::([a-z ]+)\[\]", found["args"])
-    names = [n.strip() for n in found["names"].split(",")]
-    table = f"floor_{name}"
-    columns = ", ".join(f"{n} {t}" for n, t in zip(names, types, strict=True))
-    return table, f"CREATE TEMP TABLE {table} ({columns}) ON COMMIT DROP", text[:found.start()] + f"{table} AS r" + \
-        text[found.end():]
-
-
-def floor_rows(batch: Batch, name: str) -> list[tuple[object, ...]]:
-    """The rows write_batch passes to statement `name` as column arrays, as tuples."""
-    return list(zip(*upsert_columns(batch, name)))
-
-
 async def floor(admin_url: str, template: str, records: list[EventRecord], run_id: str) -> tuple[float, float]:
     """records/s and rows/s of COPY + one merge per table, into a fresh copy of `template`."""
     url = await create_database(admin_url, template)
