@@ -172,9 +172,19 @@ class Postgres:
         _stop(self.proc, signal.SIGINT)  # "fast" shutdown: abort sessions, checkpoint, exit
 
 
+# Worker threads of the embedded broker's tokio runtime, unless TOKIO_WORKER_THREADS is set. Tokio's
+# default, a thread per core, makes the broker's threads wake each other (1.5 futex calls per webhook
+# at the edge) while they share the cores with the edge, the writer and PostgreSQL. With one thread,
+# bench/edge_settings.py's alternating rounds (webhook load, 2 edge workers, 2 cores) gave 13,306 and
+# 13,416 requests/s against 12,000 and 12,099 (9 of 12 rounds won), the broker spending 27 us per
+# request instead of 33. One thread takes far more than the dev stack and the tests ask of it.
+BROKER_WORKER_THREADS = 1
+
+
 @dataclass
 class Tansu:
-    """The Tansu Kafka-protocol broker with memory storage on 127.0.0.1:`port`."""
+    """The Tansu Kafka-protocol broker with memory storage on 127.0.0.1:`port`, on
+    `BROKER_WORKER_THREADS` threads unless the environment sets TOKIO_WORKER_THREADS."""
 
     port: int
     log_path: Path
@@ -199,10 +209,12 @@ class Tansu:
         url = f"tcp://127.0.0.1:{self.port}"
         advertised = f"tcp://127.0.0.1:{self.advertised_port or self.port}"
         logfile = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
+        env = {**os.environ}
+        env.setdefault("TOKIO_WORKER_THREADS", str(BROKER_WORKER_THREADS))
         self.proc = subprocess.Popen(
             [self.binary(), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
              "--storage-engine", "memory://tansu/"],
-            stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env, stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             preexec_fn=lambda: _die_with_parent(signal.SIGKILL), start_new_session=True,
         )
         logfile.close()
