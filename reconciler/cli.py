@@ -75,12 +75,16 @@ def pages() -> None:
 @click.option("--name", default="")
 @click.option("--graph-page-id", default=None,
               help="Instagram: the Facebook Page the account is linked to (required; its inbox is listed there).")
-@click.option("--token", prompt=True, hide_input=True, envvar="CONVSYNC_PAGE_TOKEN",
-              help="The page access token (prompted, hidden, or from CONVSYNC_PAGE_TOKEN).")
+@click.option("--token", default=None, envvar="CONVSYNC_PAGE_TOKEN",
+              help="The page access token (or CONVSYNC_PAGE_TOKEN; asked for, hidden, in a terminal).")
 @click.pass_obj
 def pages_add(settings: Settings, page_id: str, platform: str, name: str, graph_page_id: str | None,
-              token: str) -> None:
+              token: str | None) -> None:
     """Add a page, or replace its name and token (its watermark is kept)."""
+    if token is None:
+        if not sys.stdin.isatty():  # a script: say what is missing instead of click's bare "Aborted!"
+            raise click.UsageError("no page token: give --token or set CONVSYNC_PAGE_TOKEN")
+        token = click.prompt("Token", hide_input=True)
     try:  # checked as `POST /admin/pages` checks it
         page = page_request({"page_id": page_id, "platform": platform, "name": name, "access_token": token,
                              "graph_page_id": graph_page_id})

@@ -67,5 +67,7 @@ def test_pages_and_sync_commands(database_url: str, kafka: KafkaSettings, emulat
     for refused in (["--token", " "], ["--token", "T", "--name", "x" * 501]):  # checked as POST /admin/pages does
         assert runner.invoke(main, ["pages", "add", "424243", *refused], env=env).exit_code == 2
     assert runner.invoke(main, ["pages", "add", "a/../b", "--token", "T"], env=env).exit_code == 2
+    tokenless = runner.invoke(main, ["pages", "add", "424244"], env=env)  # no terminal to ask in
+    assert tokenless.exit_code == 2 and "CONVSYNC_PAGE_TOKEN" in tokenless.output, tokenless.output
     assert runner.invoke(main, ["pages", "remove", page.page_id], env=env).exit_code == 0
     assert runner.invoke(main, ["pages", "remove", page.page_id], env=env).exit_code == 1
