@@ -51,6 +51,7 @@ from convsync.embedded import EmbeddedStack, embedded_stack, free_port  # noqa: 
 from kernel.kafka import ensure_topics, producer  # noqa: E402
 from kernel.records import EventRecord, encode, key_bytes  # noqa: E402
 from kernel.settings import KafkaSettings  # noqa: E402
+from kernel.settings import load as load_settings  # noqa: E402
 from ingest.signature import sign  # noqa: E402
 from emulator import records as traffic  # noqa: E402
 from tests.support.databases import create_database, create_template  # noqa: E402
@@ -81,6 +82,13 @@ async def run_row(url: str, run_id: str) -> None:
     await conn.execute("INSERT INTO sync_runs (run_id, page_id, mode, trigger) VALUES ($1, 'bench', 'full', 'cli')",
                        uuid.UUID(run_id))
     await conn.close()
+
+
+async def writer_connection(url: str) -> asyncpg.Connection:
+    """A connection set up as the processes set theirs up (`DatabaseSettings.server_settings`: per-run
+    plans, timeouts), so a baseline writes under the writer's conditions."""
+    conn: asyncpg.Connection = await asyncpg.connect(url, server_settings=load_settings({}).database.server_settings())
+    return conn
 
 
 # (a) unnest vs COPY ------------------------------------------------------------------------------
@@ -125,7 +133,7 @@ async def statement_choice(admin_url: str, template: str, batches: list[Batch]) 
     rates = {}
     rows = sum(len(b.messages) for b in batches)
     for name, write in (("unnest", messages_unnest), ("copy+merge", messages_copy)):
-        conn = await asyncpg.connect(await create_database(admin_url, template))
+        conn = await writer_connection(await create_database(admin_url, template))
         started = time.perf_counter()
         for b in batches:
             await write(conn, b)
@@ -140,7 +148,7 @@ async def ceiling(admin_url: str, template: str, records: list[EventRecord], run
     url = await create_database(admin_url, template)
     await run_row(url, run_id)
     plans = [[merge(map_record(r) for r in c) for c in chunks(lane, CHUNK)] for lane in lanes(records, connections)]
-    conns = [await asyncpg.connect(url) for _ in range(connections)]
+    conns = [await writer_connection(url) for _ in range(connections)]
 
     async def drive(conn: asyncpg.Connection, plan: list[Batch]) -> None:
         for batch in plan:

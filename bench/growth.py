@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 import asyncpg  # noqa: E402
 
 from bench.consume import (CHUNK, chunks, copy_merge, drain, floor_rows, log, preload,  # noqa: E402
-                           run_on_embedded_stack, run_row)
+                           run_on_embedded_stack, run_row, writer_connection)
 from consumers.batch import merge  # noqa: E402
 from consumers.mapping import map_record  # noqa: E402
 from consumers.batch import Batch  # noqa: E402
@@ -92,7 +92,7 @@ async def ceiling(admin_url: str, template: str, records: list[EventRecord], run
     url = await create_database(admin_url, template)
     await run_row(url, run_id)
     plan = [merge(map_record(r) for r in c) for c in chunks(records, CHUNK)]
-    conn = await asyncpg.connect(url)
+    conn = await writer_connection(url)
     results: list[WriteResult] = []
     started = time.perf_counter()
     for batch in plan:
@@ -113,7 +113,7 @@ async def floor(admin_url: str, template: str, records: list[EventRecord], run_i
     await run_row(url, run_id)
     plan = [merge(map_record(r) for r in c) for c in chunks(records, CHUNK)]
     statements = [(name, *copy_merge(name)) for name in FLOOR_STATEMENTS]
-    conn = await asyncpg.connect(url)
+    conn = await writer_connection(url)
     rows = 0
     started = time.perf_counter()
     for batch in plan:

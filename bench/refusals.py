@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
 
+from bench.consume import writer_connection  # noqa: E402
 from consumers.batch import merge  # noqa: E402
 from consumers.database import Database  # noqa: E402
 from consumers.mapping import map_record  # noqa: E402
@@ -38,6 +39,7 @@ from consumers.rows import Rows  # noqa: E402
 from consumers.store import write_batch  # noqa: E402
 from convsync.embedded import Postgres, free_port  # noqa: E402
 from emulator import records as traffic  # noqa: E402
+from kernel.settings import load  # noqa: E402
 from tests.support.databases import create_database, create_template, drop_database  # noqa: E402
 
 
@@ -51,7 +53,7 @@ def batch_rows(n: int, bad: int) -> list[Rows]:
 
 
 async def clean(url: str, rows: list[Rows]) -> None:
-    conn = await asyncpg.connect(url)
+    conn = await writer_connection(url)
     try:
         async with conn.transaction():
             await write_batch(conn, merge(rows))
@@ -60,13 +62,13 @@ async def clean(url: str, rows: list[Rows]) -> None:
 
 
 async def bisect(url: str, rows: list[Rows]) -> None:
-    async with Database(url) as db:
+    async with Database(url, server_settings=load({}).database.server_settings()) as db:
         written = await db.write(rows)
     assert written.refused, "the batch must hold a refused record"
 
 
 async def savepoint_each(url: str, rows: list[Rows]) -> None:
-    conn = await asyncpg.connect(url)
+    conn = await writer_connection(url)
     try:
         async with conn.transaction():
             for r in rows:

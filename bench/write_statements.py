@@ -34,7 +34,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.consume import CHUNK, chunks, run_on_embedded_stack, run_row  # noqa: E402
+from bench.consume import CHUNK, chunks, run_on_embedded_stack, run_row, writer_connection  # noqa: E402
 from consumers import store  # noqa: E402
 from consumers.batch import merge  # noqa: E402
 from consumers.mapping import map_record  # noqa: E402
@@ -87,7 +87,7 @@ async def measure(name: str, admin_url: str, template: str, make: Any) -> None:
     await run_row(url, run_id)
     plan = [merge(map_record(r) for r in chunk) for chunk in chunks(records, CHUNK)]
     messages = sum(len(batch.messages) for batch in plan)
-    conn = await asyncpg.connect(url)
+    conn = await writer_connection(url)
     try:
         timed = Timed(conn)
         started = time.perf_counter()
