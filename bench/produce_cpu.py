@@ -110,10 +110,12 @@ def main() -> None:
     ours = EdgeProduceRequest(transactional_id=None, required_acks=-1, timeout=5000, topics=topics).prepare(VERSIONS)
     if ours.encode() != theirs.encode():
         raise SystemExit("bench: the two ways wrote different requests")
-    answer = theirs.RESPONSE_TYPE([(topic, [(p, 0, 1000, -1, 0) for p, _ in parts]) for topic, parts in topics], 0).encode()
+    answered = [(topic, [(p, 0, 1000, -1, 0) for p, _ in parts]) for topic, parts in topics]
+    answer = theirs.RESPONSE_TYPE(answered, 0).encode()
 
     def write(request: Any) -> Callable[[], object]:
-        return lambda: request(transactional_id=None, required_acks=-1, timeout=5000, topics=topics).prepare(VERSIONS).encode()
+        return lambda: request(transactional_id=None, required_acks=-1, timeout=5000,
+                               topics=topics).prepare(VERSIONS).encode()
 
     steps: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
         ("record batches", lambda: aiokafka_batches(records), lambda: edge_batches(records)),

@@ -74,7 +74,8 @@ class _Submitted:
 class Coalescer:
     def __init__(self, producer: Callable[[], AIOKafkaProducer], topics: Topics, partitioner: Partitioner,
                  shipper: ProduceRequests, *, timeout_s: float, linger_s: float,
-                 batch_bytes: int = MAX_BATCH_BYTES, on_produced: Callable[[float], None] = lambda seconds: None) -> None:
+                 batch_bytes: int = MAX_BATCH_BYTES,
+                 on_produced: Callable[[float], None] = lambda seconds: None) -> None:
         self._producer = producer
         self._topics = topics
         self._partitioner = partitioner

@@ -8,8 +8,8 @@ client (`send` to a node, the cluster's partition leaders and available partitio
 refresh, a random node), a consumer's wait for one topic's metadata (the replay's scan,
 `topic_partitions`) and the protocol classes of Produce and InitProducerId; Produce v3-v7 requests
 are written and their answers read by `kernel.produce_wire` inside aiokafka's classes
-(`EdgeProduceRequest`), a tenth of the CPU of aiokafka's schema walker. `missing()` names any of them an aiokafka release
-has moved; tests/kernel/test_aiokafka_wire.py fails with that name, so an upgrade breaks loudly
+(`EdgeProduceRequest`), for about a quarter of the CPU of aiokafka's schema walker (bench/produce_cpu.py).
+`missing()` names any of them an aiokafka release has moved; tests/kernel/test_aiokafka_wire.py fails with that name, so an upgrade breaks loudly
 in the suite and never quietly in production. aiokafka is pinned below its next minor version.
 """
 
