@@ -6,7 +6,7 @@
 On the embedded PostgreSQL (started here under a temp folder), for each length L: a fresh database
 holding `--conversations` conversations of one page with L webhook messages each (ANALYZEd), then
 `--batches` batches of one new message per conversation, written with `consumers.store.write_batch`
-on one connection set up as the processes set theirs up (`DatabaseSettings.server_settings`). Prints
+on one connection set up as the processes set theirs up (`bench.consume.writer_connection`). Prints
 the time per batch and its ratio to the shortest length, and the four slowest statements per batch.
 The baseline is the shortest length in the same run. Prints numbers, asserts nothing.
 
@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
 
-from bench.consume import run_on_embedded_stack, webhook_body  # noqa: E402
+from bench.consume import run_on_embedded_stack, webhook_body, writer_connection  # noqa: E402
 from bench.write_statements import Timed  # noqa: E402
 from consumers.batch import merge  # noqa: E402
 from consumers.mapping import map_record  # noqa: E402
@@ -34,7 +34,6 @@ from consumers.store import write_batch  # noqa: E402
 from convsync.embedded import EmbeddedStack  # noqa: E402
 from ingest.parse import parse_webhook  # noqa: E402
 from kernel.records import EventRecord  # noqa: E402
-from kernel.settings import load  # noqa: E402
 from tests.support.databases import create_database, create_template  # noqa: E402
 
 PAGE = "104857600000001"
@@ -63,7 +62,7 @@ async def write(conn: asyncpg.Connection | Timed, records: list[EventRecord], si
 
 async def measure(url: str, conversations: int, length: int, batches: int) -> tuple[float, list[tuple[str, float]]]:
     """Seconds per batch of new messages, and the slowest statements' seconds per batch."""
-    conn = await asyncpg.connect(url, server_settings=load({}).database.server_settings())
+    conn = await writer_connection(url)
     try:
         await write(conn, messages(conversations, length, 0), FILL_CHUNK)
         await conn.execute("ANALYZE")
