@@ -66,6 +66,7 @@ class Result:
     errors: int
     server_us: float  # CPU of the server's processes per request
     broker_us: float  # CPU of the broker per request
+    per_produce: float | None = None  # webhooks per Produce request (convsync only)
 
 
 PAGES = 100  # a support platform's edge receives the webhooks of many pages
@@ -141,8 +142,25 @@ def run_wrk(wrk: str, port: int, pool: Path, connections: int, duration_s: int) 
     return dict(json.loads(line.removeprefix("WRK_RESULT ")))
 
 
+def produce_counts(port: int) -> tuple[float, float] | None:
+    """(accepted webhooks, Produce requests) so far, from convsync's /metrics (summed over its workers);
+    None for a server without them (the ceiling)."""
+    with contextlib.suppress(urllib.error.URLError, ConnectionError, OSError):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        accepted = produces = 0.0
+        for line in text.splitlines():
+            if line.startswith('convsync_webhook_requests_total{method="POST",status="200"}'):
+                accepted += float(line.split()[-1])
+            elif line.startswith("convsync_webhook_produce_seconds_count"):
+                produces += float(line.split()[-1])
+        return (accepted, produces) if produces else None
+    return None
+
+
 def measure(name: str, workers: int, target: Target, wrk: str, args: argparse.Namespace, pool: Path) -> Result:
     run_wrk(wrk, target.port, pool, args.connections, 1)  # warm-up, not counted
+    counts_before = produce_counts(target.port) if name == "convsync" else None
     server_cpu = CpuMeter(target.server_pid)
     broker_cpu = CpuMeter(target.broker_pid) if target.broker_pid is not None else None
     server_cpu.start()
@@ -150,12 +168,18 @@ def measure(name: str, workers: int, target: Target, wrk: str, args: argparse.Na
         broker_cpu.start()
     raw = run_wrk(wrk, target.port, pool, args.connections, args.duration)
     per_request = 1e6 / max(1, raw["requests"])
+    server_us = server_cpu.stop() * per_request
+    broker_us = broker_cpu.stop() * per_request if broker_cpu is not None else 0.0
+    counts_after = produce_counts(target.port) if counts_before is not None else None
+    per_produce = None
+    if counts_before is not None and counts_after is not None and counts_after[1] > counts_before[1]:
+        per_produce = (counts_after[0] - counts_before[0]) / (counts_after[1] - counts_before[1])
     result = Result(name, workers, raw["requests"] / (raw["duration_us"] / 1e6), raw["p50_us"] / 1000,
-                    raw["p99_us"] / 1000, raw["non2xx"], raw["errors"], server_cpu.stop() * per_request,
-                    broker_cpu.stop() * per_request if broker_cpu is not None else 0.0)
+                    raw["p99_us"] / 1000, raw["non2xx"], raw["errors"], server_us, broker_us, per_produce)
+    grouping = f", {per_produce:.1f} webhooks per Produce request" if per_produce is not None else ""
     print(f"  {name:<8} workers={workers}  {result.rps:>9.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
           f"p99 {result.p99_ms:6.2f} ms  non-2xx {result.non2xx}  socket errors {result.errors}  "
-          f"CPU/request: server {result.server_us:.0f} us, broker {result.broker_us:.0f} us", flush=True)
+          f"CPU/request: server {result.server_us:.0f} us, broker {result.broker_us:.0f} us{grouping}", flush=True)
     return result
 
 

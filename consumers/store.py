@@ -172,7 +172,7 @@ async def write_batch(conn: asyncpg.Connection, batch: Batch, *, graph_unsends: 
     applied = await _apply_pending(conn, b)
     if graph_unsends:
         applied += await _upsert(conn, "apply_graph_unsends", _columns(b.spans, COLUMNS["apply_graph_unsends"]))
-    refreshed = await _refresh(conn, b, applied)
+    refreshed = await _refresh(conn, b, msgs, applied)
     result = _result(b, convs, msgs, counted, applied, refreshed)
     await _add_run_counts(conn, result.runs)
     return result
@@ -197,11 +197,20 @@ async def _apply(conn: asyncpg.Connection, name: str, keys: set[MessageKey]) -> 
     return await conn.fetch(sql(name), [k[0] for k in ordered], [k[1] for k in ordered])
 
 
-async def _refresh(conn: asyncpg.Connection, b: Batch, applied: list[asyncpg.Record]) -> set[ThreadKey]:
+async def _refresh(conn: asyncpg.Connection, b: Batch, msgs: list[asyncpg.Record],
+                   applied: list[asyncpg.Record]) -> set[ThreadKey]:
+    """Recompute the conversations this batch touched. Besides them, the statement is given the
+    messages it inserted or changed and the messages its reads name, the only ones that can move a
+    conversation's counts and times (refresh_conversations.sql)."""
     keys = sorted({c.key for c in b.conversations} | {(r["page_id"], r["user_id"]) for r in applied})
     if not keys:
         return set()
-    rows = await conn.fetch(sql("refresh_conversations"), [k[0] for k in keys], [k[1] for k in keys])
+    changed: dict[MessageKey, bool] = {(r.page_id, r.mid): False for r in b.reads}
+    for r in msgs:
+        changed[(r["page_id"], r["mid"])] = r["inserted"]
+    ordered = sorted(changed)
+    rows = await conn.fetch(sql("refresh_conversations"), [k[0] for k in keys], [k[1] for k in keys],
+                            [k[0] for k in ordered], [k[1] for k in ordered], [changed[k] for k in ordered])
     return {(r["page_id"], r["user_id"]) for r in rows}
 
 

@@ -104,6 +104,8 @@ async def test_any_order_and_duplication_converges(conn: asyncpg.Connection,
     await truncate(conn)
     await apply_batches(conn, batches)
     assert await table_state(conn, with_clock=False) == reference
+    stored = await conn.fetchval("SELECT count(*) FROM messages")
+    assert await conn.fetchval("SELECT sum(message_rows) FROM conversations") == stored  # the writer's own count
 
 
 async def test_reference_is_what_the_events_say(conn: asyncpg.Connection,
