@@ -3,7 +3,9 @@
 -- 100 new messages once the conversations held 5,000 messages each, against 17 ms at 10).
 --   conversations.message_rows  the messages stored for the conversation; the writer adds the
 --                               rows each batch inserts, in the transaction that inserts them
---                               (messages are never deleted)
+--                               (messages are never deleted). Writers of an earlier version do
+--                               not keep it: stop them before this migration. The UPDATE below
+--                               recounts, and can be run again to repair a count.
 --   messages_time_unknown_idx   the few messages whose time is unknown, by conversation: an
 --                               unanswered conversation's unread count is its messages less its
 --                               outbound ones, and without a known reply time those are all here
