@@ -51,8 +51,8 @@ from tests.support.databases import create_database, create_template, with_datab
 FILL = """
 INSERT INTO pages (page_id, graph_page_id, platform, name)
 SELECT 'g' || p, 'g' || p, 'messenger', 'stored ' || p FROM generate_series(0, 199) AS p;
-INSERT INTO conversations (page_id, user_id, platform, updated_at, last_message_at, message_count, snippet)
-SELECT 'g' || (c % 200), 'u' || c, 'messenger', now(), now(), 20, 'stored'
+INSERT INTO conversations (page_id, user_id, platform, updated_at, last_message_at, message_count, message_rows, snippet)
+SELECT 'g' || (c % 200), 'u' || c, 'messenger', now(), now(), 20, 20, 'stored'
 FROM generate_series(0, $1::int / 20 - 1) AS c;
 INSERT INTO messages (page_id, mid, user_id, direction, sender_id, created_at, text, source, raw)
 SELECT 'g' || (c % 200), 'm_stored_' || i, 'u' || c, CASE WHEN i % 3 = 0 THEN 'outbound' ELSE 'inbound' END,

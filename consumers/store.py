@@ -211,7 +211,7 @@ async def _refresh(conn: asyncpg.Connection, b: Batch, msgs: list[asyncpg.Record
     ordered = sorted(changed)
     rows = await conn.fetch(sql("refresh_conversations"), [k[0] for k in keys], [k[1] for k in keys],
                             [k[0] for k in ordered], [k[1] for k in ordered], [changed[k] for k in ordered])
-    return {(r["page_id"], r["user_id"]) for r in rows}
+    return {(r["page_id"], r["user_id"]) for r in rows if r["changed"]}  # not those whose total alone moved
 
 
 def _result(b: Batch, convs: list[asyncpg.Record], msgs: list[asyncpg.Record],

@@ -141,3 +141,19 @@ async def test_refresh_after_a_snapshot_reads_only_what_came_after(conn: asyncpg
     await apply(conn, new)
     row = await long_conversation(conn)
     assert (row["message_count"], row["unread_count"], row["message_rows"]) == (LENGTH + 1, 1, LENGTH + 1)
+
+
+async def test_a_message_that_moves_only_the_total_does_not_count_as_a_changed_conversation(
+        conn: asyncpg.Connection) -> None:
+    """A sync that finds a message older than the snapshot it reads (which already counted it) adds a
+    message row, and the stored total with it, but nothing the conversation shows: the write reports
+    the message, not the conversation."""
+    run = traffic.new_run_id()
+    older = [(f"m_{i}", 1_000_000 + 1000 * i, f"text {i}", False) for i in range(5)]
+    reading = traffic.snapshot(PAGE, USER, run, 1_010_000, older[1:], 5)
+    await apply(conn, [reading])
+    result = await apply(conn, [traffic.snapshot(PAGE, USER, run, 1_010_000, older, 5)])
+    assert result.inserted["messages"] == 1
+    assert result.updated["conversations"] == 0
+    row = await long_conversation(conn)
+    assert (row["message_count"], row["message_rows"]) == (5, 5)
