@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.proctime import CpuMeter  # noqa: E402
+from bench.proctime import CpuMeter, MachineShares  # noqa: E402
 from bench.webhook import broker_running, convsync_serving, ensure_wrk, run_wrk, write_pool  # noqa: E402
 
 
@@ -44,13 +44,6 @@ class Measured:
     broker_us: float
     p99_ms: float
     idle: float  # share of the machine's CPU time that was idle
-
-
-def idle_and_total() -> tuple[int, int]:
-    """The machine's idle and total CPU time so far, in clock ticks (/proc/stat)."""
-    with open("/proc/stat") as f:
-        ticks = [int(n) for n in f.readline().split()[1:]]
-    return ticks[3] + ticks[4], sum(ticks)  # idle + iowait
 
 
 @contextmanager
@@ -74,13 +67,14 @@ def measure(name: str, value: str, wrk: str, pool: Path, work: Path, duration_s:
             server, broker = CpuMeter(server_pid), CpuMeter(broker_pid)
             server.start()
             broker.start()
-            idle_before, total_before = idle_and_total()
+            machine = MachineShares()
+            machine.start()
             raw = run_wrk(wrk, port, pool, 64, duration_s)
-            idle_after, total_after = idle_and_total()
+            machine.stop()
             requests = max(1, raw["requests"])
             result = Measured(value, requests / (raw["duration_us"] / 1e6), server.stop() * 1e6 / requests,
                               broker.stop() * 1e6 / requests, raw["p99_us"] / 1000,
-                              (idle_after - idle_before) / max(1, total_after - total_before))
+                              machine.idle)
     print(f"  {name}={value:<6} {result.rps:>8.0f} req/s  server {result.server_us:4.0f} us  broker "
           f"{result.broker_us:3.0f} us  p99 {result.p99_ms:5.1f} ms  idle {100 * result.idle:4.1f}%  "
           f"non-2xx {raw['non2xx']}", flush=True)

@@ -83,3 +83,29 @@ class CpuMeter:
         """Seconds the tree's threads were ready to run but waited for a core, since `start()` (counting
         threads alive at both ends: one that ended between them takes its wait with it, hence the floor)."""
         return max(0.0, run_delay_seconds(self._pids) - self._waited_from)
+
+
+@dataclass
+class MachineShares:
+    """Shares of the whole machine's CPU time over a measurement (/proc/stat): idle (with iowait),
+    and stolen by the hypervisor for other guests (a "quiet machine" steals next to nothing)."""
+
+    _start: list[int] = field(default_factory=list)
+    idle: float = 0.0
+    steal: float = 0.0
+
+    @staticmethod
+    def _ticks() -> list[int]:
+        with open("/proc/stat") as f:
+            return [int(n) for n in f.readline().split()[1:]]
+
+    def start(self) -> None:
+        self._start = self._ticks()
+
+    def stop(self) -> MachineShares:
+        delta = [after - before for after, before in zip(self._ticks(), self._start, strict=False)]
+        total = max(1, sum(delta[:8]))  # user nice system idle iowait irq softirq steal (guest is in user)
+        self.idle = (delta[3] + delta[4]) / total
+        self.steal = delta[7] / total if len(delta) > 7 else 0.0
+        return self
+

@@ -48,7 +48,7 @@ from convsync.embedded import Tansu, free_port  # noqa: E402
 from kernel.kafka import ensure_topics  # noqa: E402
 from kernel.settings import KafkaSettings  # noqa: E402
 from ingest.signature import sign  # noqa: E402
-from bench.proctime import CpuMeter  # noqa: E402
+from bench.proctime import CpuMeter, MachineShares  # noqa: E402
 from tests.support.apache_kafka import ApacheKafka  # noqa: E402
 
 SECRET = "bench-app-secret"
@@ -67,6 +67,7 @@ class Result:
     server_us: float  # CPU of the server's processes per request
     broker_us: float  # CPU of the broker per request
     per_produce: float | None = None  # webhooks per Produce request (convsync only)
+    steal: float = 0.0  # share of the machine's CPU time the hypervisor gave other guests
 
 
 PAGES = 100  # a support platform's edge receives the webhooks of many pages
@@ -166,7 +167,10 @@ def measure(name: str, workers: int, target: Target, wrk: str, args: argparse.Na
     server_cpu.start()
     if broker_cpu is not None:
         broker_cpu.start()
+    machine = MachineShares()
+    machine.start()
     raw = run_wrk(wrk, target.port, pool, args.connections, args.duration)
+    machine.stop()
     per_request = 1e6 / max(1, raw["requests"])
     server_us = server_cpu.stop() * per_request
     broker_us = broker_cpu.stop() * per_request if broker_cpu is not None else 0.0
@@ -175,11 +179,13 @@ def measure(name: str, workers: int, target: Target, wrk: str, args: argparse.Na
     if counts_before is not None and counts_after is not None and counts_after[1] > counts_before[1]:
         per_produce = (counts_after[0] - counts_before[0]) / (counts_after[1] - counts_before[1])
     result = Result(name, workers, raw["requests"] / (raw["duration_us"] / 1e6), raw["p50_us"] / 1000,
-                    raw["p99_us"] / 1000, raw["non2xx"], raw["errors"], server_us, broker_us, per_produce)
+                    raw["p99_us"] / 1000, raw["non2xx"], raw["errors"], server_us, broker_us, per_produce,
+                    machine.steal)
     grouping = f", {per_produce:.1f} webhooks per Produce request" if per_produce is not None else ""
     print(f"  {name:<8} workers={workers}  {result.rps:>9.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
           f"p99 {result.p99_ms:6.2f} ms  non-2xx {result.non2xx}  socket errors {result.errors}  "
-          f"CPU/request: server {result.server_us:.0f} us, broker {result.broker_us:.0f} us{grouping}", flush=True)
+          f"CPU/request: server {result.server_us:.0f} us, broker {result.broker_us:.0f} us{grouping}, "
+          f"steal {100 * result.steal:.1f}%", flush=True)
     return result
 
 
@@ -212,6 +218,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_table(rounds)
+    print_steal(rounds)
 
 
 def run_case(workers: int, args: argparse.Namespace, wrk: str, pool: Path, work: Path) -> list[Round]:
@@ -299,6 +306,13 @@ def print_table(rounds: list[Round]) -> None:
               f"{_median(ratios):.2f} ({', '.join(f'{r:.2f}' for r in ratios)}) | "
               f"{_median(x.server_us for x in a):.0f} / {_median(x.server_us for x in b):.0f} / "
               f"{_median(x.broker_us for x in b):.0f} us |")
+
+
+def print_steal(rounds: list[Round]) -> None:
+    """How quiet the machine was: CPU time the hypervisor gave other guests while measuring."""
+    steals = [x.steal for r in rounds for x in (r.ceiling, r.convsync)]
+    print(f"\nstolen by the hypervisor while measuring: median {100 * _median(steals):.1f}%, "
+          f"max {100 * max(steals):.1f}% of the machine's CPU time (a quiet machine: near 0)")
 
 
 def _median(values: Iterable[float]) -> float:
