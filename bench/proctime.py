@@ -108,4 +108,3 @@ class MachineShares:
         self.idle = (delta[3] + delta[4]) / total
         self.steal = delta[7] / total if len(delta) > 7 else 0.0
         return self
-

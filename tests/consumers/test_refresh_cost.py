@@ -66,11 +66,11 @@ async def store_page(conn: asyncpg.Connection, *, reply_every: int | None) -> No
 
 
 def message_rows_read(plan: Any) -> int:
-    """Rows that the plan's scans of `messages` returned or filtered out, over all their loops."""
+    """Rows that the plan's scans of `messages` returned or filtered out, over all their loops
+    (EXPLAIN gives both per loop)."""
     read = 0
     if plan.get("Relation Name") == "messages":
-        loops = plan.get("Actual Loops", 0)
-        read += round(loops * (plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0) / max(loops, 1)))
+        read += round(plan.get("Actual Loops", 0) * (plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)))
     for child in plan.get("Plans", []):
         read += message_rows_read(child)
     return read
